@@ -1,0 +1,391 @@
+/**
+ * Loads sealpost.wasm and owns its memory. Paired with src/wasm/exports.cpp; the exported names are listed
+ * in src/wasm/exports.txt.
+ *
+ * - Finds and compiles the module itself: fetch + WebAssembly.compileStreaming in browsers and workers
+ *   (falling back to compile() when the server sends the wrong MIME type), the file system in Node.
+ *   Emscripten's own file-locating JS is not used (nor shipped).
+ * - Compiles once per worker lifetime (cached per URL); `ready()` shares one instance, `createCore()`
+ *   makes a fresh one.
+ * - Randomness comes from crypto.getRandomValues through the module's only real import.
+ * - Every output is copied out of Wasm memory; every buffer that held a key or plaintext is zero-filled
+ *   before it is freed; views of memory are rebuilt after every call, so growth never leaves one stale.
+ * - No top-level await, no import(), no eval: this file runs in module and classic service workers.
+ */
+import { SealpostError, check } from './errors.js';
+
+/** Key kinds, as src/core/keyring.hpp numbers them. */
+export const KeyKind = Object.freeze({ symmetric: 1, box: 2, sign: 3 });
+
+const KEY_ID_BYTES = 8;
+const RECORD_OVERHEAD = 49;
+const RANDOM_CHUNK = 65536; // crypto.getRandomValues' per-call limit
+const encoder = new TextEncoder();
+
+/** @type {Map<string, Promise<WebAssembly.Module>>} */
+const compiled = new Map();
+/** @type {Map<string, Promise<WasmCore>>} */
+const shared = new Map();
+
+function defaultWasmUrl() {
+  // The module build sits in js/ with the .wasm in dist/; the classic (importScripts) build has no
+  // import.meta and looks beside the worker script unless told otherwise.
+  const base = import.meta.url;
+  if (base) return new URL('../dist/sealpost.wasm', base);
+  return new URL('sealpost.wasm', globalThis.location?.href);
+}
+
+function resolveUrl(wasmUrl) {
+  if (wasmUrl === undefined || wasmUrl === null) return defaultWasmUrl();
+  if (wasmUrl instanceof URL) return wasmUrl;
+  return new URL(String(wasmUrl), globalThis.location?.href ?? import.meta.url);
+}
+
+function loadFailed(message, cause) {
+  return new SealpostError('wasm-load-failed', message, { cause });
+}
+
+async function fetchAndCompile(url) {
+  const request = () => fetch(url, { credentials: 'same-origin' });
+  if (typeof WebAssembly.compileStreaming === 'function') {
+    try {
+      return await WebAssembly.compileStreaming(request());
+    } catch (error) {
+      // A wrong Content-Type (not application/wasm) makes streaming refuse; compile from bytes instead.
+      if (!(error instanceof TypeError)) throw error;
+    }
+  }
+  const response = await request();
+  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+async function readAndCompile(url) {
+  const fs = globalThis.process?.getBuiltinModule?.('node:fs');
+  if (!fs) throw new Error('file: URLs need Node >= 20.16 (process.getBuiltinModule)');
+  return WebAssembly.compile(await fs.promises.readFile(url));
+}
+
+/**
+ * The compiled module, compiled once per URL (or taken from `wasmModule` / `wasmBinary`).
+ * @param {{wasmUrl?: string|URL, wasmBinary?: BufferSource, wasmModule?: WebAssembly.Module}} [options]
+ * @returns {Promise<WebAssembly.Module>}
+ */
+export function loadModule(options = {}) {
+  if (options.wasmModule) return Promise.resolve(options.wasmModule);
+  if (options.wasmBinary) {
+    return WebAssembly.compile(options.wasmBinary).catch((e) => {
+      throw loadFailed(`sealpost.wasm could not be compiled: ${e.message}`, e);
+    });
+  }
+  const url = resolveUrl(options.wasmUrl);
+  const key = url.href;
+  let promise = compiled.get(key);
+  if (!promise) {
+    promise = (url.protocol === 'file:' ? readAndCompile(url) : fetchAndCompile(url)).catch((e) => {
+      compiled.delete(key);
+      throw loadFailed(`sealpost.wasm could not be loaded from ${key}: ${e.message}`, e);
+    });
+    compiled.set(key, promise);
+  }
+  return promise;
+}
+
+/**
+ * A fresh instance of the module (its own memory and keyring).
+ * @param {Parameters<typeof loadModule>[0]} [options]
+ * @returns {Promise<WasmCore>}
+ */
+export async function createCore(options = {}) {
+  const module = await loadModule(options);
+  return WasmCore.instantiate(module);
+}
+
+/**
+ * The instance shared by everything in this worker (or page, or Node process) for a given module URL.
+ * @param {Parameters<typeof loadModule>[0]} [options]
+ * @returns {Promise<WasmCore>}
+ */
+export function ready(options = {}) {
+  if (options.wasmModule || options.wasmBinary) return createCore(options);
+  const key = resolveUrl(options.wasmUrl).href;
+  let promise = shared.get(key);
+  if (!promise) {
+    promise = createCore(options).catch((e) => {
+      shared.delete(key);
+      throw e;
+    });
+    shared.set(key, promise);
+  }
+  return promise;
+}
+
+function requireBytes(value, name) {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new SealpostError('invalid-argument', `${name} must be a Uint8Array, ArrayBuffer or view`);
+}
+
+function requireText(value, name) {
+  if (typeof value !== 'string') throw new SealpostError('invalid-argument', `${name} must be a string`);
+  return value;
+}
+
+/**
+ * One call's allocations in Wasm memory; release() zero-fills the secret ones and frees them all.
+ */
+class Frame {
+  constructor(core) {
+    this.core = core;
+    /** @type {Array<[number, number, boolean]>} */
+    this.allocations = [];
+  }
+
+  alloc(size, secret = false) {
+    const pointer = this.core.malloc(Math.max(size, 1));
+    if (!pointer) throw new SealpostError('out-of-memory', `could not allocate ${size} bytes in Wasm memory`);
+    this.allocations.push([pointer, size, secret]);
+    return pointer;
+  }
+
+  put(bytes, secret = false) {
+    const pointer = this.alloc(bytes.length, secret);
+    this.core.heap().set(bytes, pointer);
+    return pointer;
+  }
+
+  putText(text) {
+    const bytes = encoder.encode(text);
+    return [this.put(bytes), bytes.length];
+  }
+
+  u32(pointer) {
+    return new DataView(this.core.memory.buffer).getUint32(pointer, true);
+  }
+
+  read(pointer, length) {
+    return this.core.heap().slice(pointer, pointer + length);
+  }
+
+  release() {
+    for (const [pointer, size, secret] of this.allocations.reverse()) {
+      if (secret) this.core.heap().fill(0, pointer, pointer + size);
+      this.core.free(pointer);
+    }
+    this.allocations = [];
+  }
+}
+
+/** One instance of sealpost.wasm. Methods throw SealpostError only. */
+export class WasmCore {
+  /**
+   * @param {WebAssembly.Module} module
+   * @returns {Promise<WasmCore>}
+   */
+  static async instantiate(module) {
+    const core = new WasmCore();
+    const imports = {
+      env: {
+        sealpost_random_fill: (pointer, length) => core.fillRandom(pointer, length),
+        emscripten_notify_memory_growth: () => {},
+      },
+      wasi_snapshot_preview1: {
+        proc_exit: (code) => {
+          core.broken = true;
+          throw new SealpostError('crypto-failure', `sealpost.wasm aborted (exit ${code})`);
+        },
+      },
+    };
+    let instance;
+    try {
+      instance = await WebAssembly.instantiate(module, imports);
+    } catch (e) {
+      throw loadFailed(`sealpost.wasm could not be instantiated: ${e.message}`, e);
+    }
+    core.attach(instance);
+    return core;
+  }
+
+  constructor() {
+    /** @type {Record<string, Function> & {memory: WebAssembly.Memory}} */
+    this.exports = null;
+    this.memory = null;
+    this.broken = false;
+  }
+
+  attach(instance) {
+    this.exports = instance.exports;
+    this.memory = instance.exports.memory;
+    if (typeof this.exports._initialize === 'function') this.exports._initialize();
+  }
+
+  /** A fresh view of all of Wasm memory (views go stale when memory grows). */
+  heap() {
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  malloc(size) {
+    return this.exports.malloc(size);
+  }
+
+  free(pointer) {
+    this.exports.free(pointer);
+  }
+
+  fillRandom(pointer, length) {
+    for (let offset = 0; offset < length; offset += RANDOM_CHUNK) {
+      const chunk = Math.min(RANDOM_CHUNK, length - offset);
+      globalThis.crypto.getRandomValues(new Uint8Array(this.memory.buffer, pointer + offset, chunk));
+    }
+  }
+
+  call(fn) {
+    if (this.broken) throw new SealpostError('closed', 'sealpost.wasm aborted earlier; load it again');
+    const frame = new Frame(this);
+    try {
+      return fn(frame, this.exports);
+    } finally {
+      frame.release();
+    }
+  }
+
+  /** The stable name the module gives a status number (tests compare it with js/errors.js). */
+  statusName(status) {
+    return this.call((f, x) => {
+      const out = f.alloc(64);
+      const outLen = f.alloc(4);
+      const rc = x.sp_status_name(status, out, 64, outLen);
+      if (rc !== 0) return null;
+      return new TextDecoder().decode(f.read(out, f.u32(outLen)));
+    });
+  }
+
+  /** `length` bytes from libsodium's randombytes. */
+  randomBytes(length) {
+    return this.call((f, x) => {
+      const out = f.alloc(length, true);
+      check(x.sp_random_bytes(out, length), 'randomBytes');
+      return f.read(out, length);
+    });
+  }
+
+  /** A handle for a fresh key of `kind` (KeyKind), generated by libsodium inside Wasm. */
+  generateKey(kind) {
+    const handle = this.call((f, x) => x.sp_key_generate(kind));
+    if (handle <= 0) check(-handle, 'generateKey');
+    return handle;
+  }
+
+  /** A handle for a copy of raw key bytes. The Wasm-side copy of the input is zeroed; zero yours too. */
+  importKey(kind, bytes) {
+    const key = requireBytes(bytes, 'key');
+    const handle = this.call((f, x) => x.sp_key_import(kind, f.put(key, true), key.length));
+    if (handle <= 0) check(-handle, 'importKey');
+    return handle;
+  }
+
+  /** Raw key bytes, for wrapping at rest only. The caller must zero the returned array when done. */
+  exportKey(handle) {
+    return this.call((f, x) => {
+      const out = f.alloc(64, true);
+      const outLen = f.alloc(4);
+      check(x.sp_key_export(handle, out, 64, outLen), 'exportKey');
+      return f.read(out, f.u32(outLen));
+    });
+  }
+
+  /** The 8-byte key id of a loaded key (see src/core/key_id.hpp). */
+  keyId(handle) {
+    return this.call((f, x) => {
+      const out = f.alloc(KEY_ID_BYTES);
+      check(x.sp_key_id(handle, out), 'keyId');
+      return f.read(out, KEY_ID_BYTES);
+    });
+  }
+
+  /** The public half of a box or sign key. */
+  publicKey(handle) {
+    return this.call((f, x) => {
+      const out = f.alloc(32);
+      const outLen = f.alloc(4);
+      check(x.sp_key_public(handle, out, 32, outLen), 'publicKey');
+      return f.read(out, f.u32(outLen));
+    });
+  }
+
+  /** Zeroes and forgets a key. */
+  releaseKey(handle) {
+    this.call((f, x) => check(x.sp_key_release(handle), 'releaseKey'));
+  }
+
+  /** How many keys this instance holds. */
+  keyCount() {
+    return this.call((f, x) => x.sp_key_count());
+  }
+
+  /** The key id of a 32-byte public key: first 8 bytes of BLAKE2b-256. */
+  publicKeyId(publicKey) {
+    const pk = requireBytes(publicKey, 'publicKey');
+    return this.call((f, x) => {
+      const out = f.alloc(KEY_ID_BYTES);
+      check(x.sp_public_key_id(f.put(pk), pk.length, out), 'publicKeyId');
+      return f.read(out, KEY_ID_BYTES);
+    });
+  }
+
+  /**
+   * Seals an outbox record to its place with XChaCha20-Poly1305 (src/core/record.hpp).
+   * @param {number} handle  a symmetric key
+   * @param {{database: string, queue: string, id: string}} place
+   * @param {Uint8Array} plaintext
+   */
+  sealRecord(handle, place, plaintext) {
+    const bytes = requireBytes(plaintext, 'plaintext');
+    return this.call((f, x) => {
+      const [db, dbLen] = f.putText(requireText(place.database, 'place.database'));
+      const [queue, queueLen] = f.putText(requireText(place.queue, 'place.queue'));
+      const [id, idLen] = f.putText(requireText(place.id, 'place.id'));
+      const capacity = bytes.length + RECORD_OVERHEAD;
+      const input = f.put(bytes, true);
+      const out = f.alloc(capacity);
+      const outLen = f.alloc(4);
+      check(x.sp_record_seal(handle, db, dbLen, queue, queueLen, id, idLen, input, bytes.length,
+        out, capacity, outLen), 'sealRecord');
+      return f.read(out, f.u32(outLen));
+    });
+  }
+
+  /**
+   * Opens a sealed record; throws SealpostError 'record-tampered' or 'wrong-key' when it cannot.
+   * The caller should zero the returned plaintext when done with it.
+   */
+  openRecord(handle, place, sealed) {
+    const bytes = requireBytes(sealed, 'sealed');
+    if (bytes.length < RECORD_OVERHEAD) {
+      throw new SealpostError('record-tampered', `sealed record is ${bytes.length} bytes, shorter than its header`);
+    }
+    return this.call((f, x) => {
+      const [db, dbLen] = f.putText(requireText(place.database, 'place.database'));
+      const [queue, queueLen] = f.putText(requireText(place.queue, 'place.queue'));
+      const [id, idLen] = f.putText(requireText(place.id, 'place.id'));
+      const capacity = bytes.length - RECORD_OVERHEAD;
+      const input = f.put(bytes);
+      const out = f.alloc(capacity, true);
+      const outLen = f.alloc(4);
+      check(x.sp_record_open(handle, db, dbLen, queue, queueLen, id, idLen, input, bytes.length,
+        out, capacity, outLen), 'openRecord');
+      return f.read(out, f.u32(outLen));
+    });
+  }
+
+  /** The key id a sealed record names (without opening it). */
+  recordKeyId(sealed) {
+    const bytes = requireBytes(sealed, 'sealed');
+    return this.call((f, x) => {
+      const out = f.alloc(KEY_ID_BYTES);
+      check(x.sp_record_key_id(f.put(bytes), bytes.length, out), 'recordKeyId');
+      return f.read(out, KEY_ID_BYTES);
+    });
+  }
+}

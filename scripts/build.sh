@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds sealpost: the native core and its tests (build/native), the Wasm module (dist/sealpost.wasm)
+# and the classic-worker bundle (dist/sealpost.classic.js). Incremental; runs setup first.
+#   scripts/build.sh              everything
+#   scripts/build.sh --if-needed  only what the demo needs (Wasm module and bundle), skipping native tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+# Emscripten's JS optimizer needs acorn, which Debian installs for its own node only.
+export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
+JOBS=$(nproc)
+
+if [ ! -f build/wasm/CMakeCache.txt ]; then
+  emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build build/wasm -j"$JOBS" 2>&1 | grep -Ev '^\[|^(gmake|make)\[' || true
+test -f dist/sealpost.wasm || { echo "build: dist/sealpost.wasm was not produced" >&2; exit 1; }
+
+# The classic (importScripts) build: one IIFE that defines self.sealpost.
+npx esbuild js/classic.js --bundle --format=iife --target=es2020 --log-level=warning \
+  --log-override:empty-import-meta=silent --outfile=dist/sealpost.classic.js
+
+if [ "${1:-}" = "--if-needed" ]; then exit 0; fi
+
+if [ ! -f build/native/CMakeCache.txt ]; then
+  cmake -S . -B build/native -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build build/native -j"$JOBS" 2>&1 | grep -Ev '^\[|^(gmake|make)\[' || true
+test -x build/native/sealpost_tests || { echo "build: native tests were not built" >&2; exit 1; }

@@ -1,0 +1,100 @@
+#include "core/record.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "core/sodium_init.hpp"
+
+namespace sealpost::record {
+
+namespace {
+
+constexpr std::string_view kContext = "sealpost/outbox/v1";
+
+void append_name(Bytes& ad, std::string_view name) {
+  ad.push_back(static_cast<std::uint8_t>(name.size() >> 8));
+  ad.push_back(static_cast<std::uint8_t>(name.size() & 0xff));
+  ad.insert(ad.end(), name.begin(), name.end());
+}
+
+bool place_fits(const Place& place) {
+  return place.database.size() <= kMaxNameBytes && place.queue.size() <= kMaxNameBytes &&
+         place.entry_id.size() <= kMaxNameBytes;
+}
+
+Bytes associated_data(const Place& place, ByteView header) {
+  Bytes ad;
+  ad.reserve(kContext.size() + 6 + place.database.size() + place.queue.size() + place.entry_id.size() +
+             header.size());
+  ad.insert(ad.end(), kContext.begin(), kContext.end());
+  append_name(ad, place.database);
+  append_name(ad, place.queue);
+  append_name(ad, place.entry_id);
+  ad.insert(ad.end(), header.begin(), header.end());
+  return ad;
+}
+
+}  // namespace
+
+Status seal(ByteView key, ByteView nonce, const Place& place, ByteView plaintext, MutableByteView out) {
+  if (!ensure_sodium()) return Status::crypto_failure;
+  if (key.size() != kKeyBytes || nonce.size() != kNonceBytes || !place_fits(place)) {
+    return Status::invalid_argument;
+  }
+  if (plaintext.size() > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX - kOverhead) {
+    return Status::too_large;
+  }
+  if (out.size() != sealed_size(plaintext.size())) return Status::buffer_too_small;
+
+  const KeyId id = secret_key_id(key);
+  out[0] = kVersion;
+  std::copy(id.begin(), id.end(), out.begin() + 1);
+  std::copy(nonce.begin(), nonce.end(), out.begin() + 1 + kKeyIdBytes);
+  const Bytes ad = associated_data(place, out.first(1 + kKeyIdBytes));
+
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kHeaderBytes, &written, plaintext.data(),
+                                                 plaintext.size(), ad.data(), ad.size(), nullptr,
+                                                 nonce.data(), key.data()) != 0 ||
+      written != plaintext.size() + kTagBytes) {
+    sodium_memzero(out.data(), out.size());
+    return Status::crypto_failure;
+  }
+  return Status::ok;
+}
+
+Status seal_random_nonce(ByteView key, const Place& place, ByteView plaintext, MutableByteView out) {
+  if (!ensure_sodium()) return Status::crypto_failure;
+  std::uint8_t nonce[kNonceBytes];
+  randombytes_buf(nonce, sizeof nonce);
+  return seal(key, ByteView(nonce, sizeof nonce), place, plaintext, out);
+}
+
+Status key_id_of(ByteView sealed, KeyId& id) {
+  if (sealed.size() < kOverhead || sealed[0] != kVersion) return Status::record_tampered;
+  std::copy(sealed.begin() + 1, sealed.begin() + 1 + kKeyIdBytes, id.begin());
+  return Status::ok;
+}
+
+Status open(ByteView key, const Place& place, ByteView sealed, MutableByteView out) {
+  if (!ensure_sodium()) return Status::crypto_failure;
+  if (key.size() != kKeyBytes || !place_fits(place)) return Status::invalid_argument;
+  KeyId named{};
+  if (const Status status = key_id_of(sealed, named); status != Status::ok) return status;
+  if (out.size() != sealed.size() - kOverhead) return Status::buffer_too_small;
+  const KeyId id = secret_key_id(key);
+  if (sodium_memcmp(named.data(), id.data(), kKeyIdBytes) != 0) return Status::wrong_key;
+
+  const Bytes ad = associated_data(place, sealed.first(1 + kKeyIdBytes));
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr, sealed.data() + kHeaderBytes,
+                                                 sealed.size() - kHeaderBytes, ad.data(), ad.size(),
+                                                 sealed.data() + 1 + kKeyIdBytes, key.data()) != 0) {
+    if (!out.empty()) sodium_memzero(out.data(), out.size());
+    return Status::record_tampered;
+  }
+  return Status::ok;
+}
+
+}  // namespace sealpost::record

@@ -1,0 +1,148 @@
+// The Wasm module through js/wasm.js: vectors, round trips, memory, randomness and error codes.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import sodium from 'libsodium-wrappers';
+
+import { createCore, KeyKind, ready } from '../../js/wasm.js';
+import { SealpostError } from '../../js/errors.js';
+import { hex, unhex, readVectors, indexOfBytes, prng } from './helpers.js';
+
+const utf8 = (s) => new TextEncoder().encode(s);
+const placeOf = (v) => ({ database: v.database, queue: v.queue, id: v.entry_id });
+
+test('public key ids match the vectors', async () => {
+  const core = await createCore();
+  for (const v of readVectors('key-ids.json').vectors) {
+    assert.equal(hex(core.publicKeyId(unhex(v.public_key))), v.key_id);
+  }
+});
+
+test('record vectors open, and fresh seals open in libsodium-wrappers', async () => {
+  await sodium.ready;
+  const core = await createCore();
+  const vectors = readVectors('records.json').vectors;
+  assert.equal(vectors.length, 4);
+  for (const v of vectors) {
+    const handle = core.importKey(KeyKind.symmetric, unhex(v.key));
+    assert.equal(hex(core.keyId(handle)), v.key_id);
+    assert.equal(hex(core.openRecord(handle, placeOf(v), unhex(v.sealed))), v.plaintext);
+    assert.equal(hex(core.recordKeyId(unhex(v.sealed))), v.key_id);
+
+    // Our sealer's output, opened by an independent implementation with the documented AD.
+    const sealed = core.sealRecord(handle, placeOf(v), unhex(v.plaintext));
+    assert.equal(sealed[0], 1);
+    assert.equal(hex(sealed.subarray(1, 9)), v.key_id);
+    const nonce = sealed.subarray(9, 33);
+    const opened = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+      null, sealed.subarray(33), unhex(v.associated_data), nonce, unhex(v.key));
+    assert.equal(hex(opened), v.plaintext);
+    core.releaseKey(handle);
+  }
+  assert.equal(core.keyCount(), 0);
+});
+
+test('two fresh instances generate different keys', async () => {
+  const a = await createCore();
+  const b = await createCore();
+  const ka = a.exportKey(a.generateKey(KeyKind.symmetric));
+  const kb = b.exportKey(b.generateKey(KeyKind.symmetric));
+  assert.equal(ka.length, 32);
+  assert.notEqual(hex(ka), hex(kb));
+  assert.notEqual(hex(a.randomBytes(32)), hex(b.randomBytes(32)));
+  assert.notEqual(hex(ka), '00'.repeat(32));
+});
+
+test('ready() shares one instance per URL', async () => {
+  const first = await ready();
+  const second = await ready();
+  assert.equal(first, second);
+  assert.notEqual(first, await createCore());
+});
+
+test('10,000 seal/open round trips of 0 B to 1 MiB keep Wasm memory bounded', async () => {
+  const core = await createCore();
+  const key = core.generateKey(KeyKind.symmetric);
+  const random = prng(20261124);
+  const place = { database: 'sealpost', queue: 'roundtrip', id: '' };
+  // Sizes are log-uniform between 0 and 1 MiB (most small, some large), plus both ends exactly.
+  const sizes = Array.from({ length: 10_000 }, (_, i) => {
+    if (i === 0) return 0;
+    if (i === 1) return 1 << 20;
+    return Math.min(1 << 20, Math.floor(2 ** (random() * 20.01)) - 1);
+  });
+  const pool = new Uint8Array(1 << 20);
+  globalThis.crypto.getRandomValues(pool.subarray(0, 65536));
+  for (let i = 65536; i < pool.length; i += 65536) pool.copyWithin(i, 0, 65536);
+  let maxMemory = 0;
+  for (let i = 0; i < sizes.length; i += 1) {
+    const plaintext = pool.subarray(i % 97, (i % 97) + Math.min(sizes[i], pool.length - (i % 97)));
+    place.id = String(i);
+    const sealed = core.sealRecord(key, place, plaintext);
+    assert.equal(sealed.length, plaintext.length + 49);
+    const opened = core.openRecord(key, place, sealed);
+    if (opened.length !== plaintext.length || Buffer.compare(opened, plaintext) !== 0) {
+      assert.fail(`round trip ${i} (${plaintext.length} bytes) differs`);
+    }
+    maxMemory = Math.max(maxMemory, core.memory.buffer.byteLength);
+  }
+  // Stated bound: one 1 MiB input, its 1 MiB output and allocator slack fit in 8 MiB of linear memory.
+  assert.ok(maxMemory <= 8 * 2 ** 20, `Wasm memory grew to ${maxMemory} bytes`);
+});
+
+test('after closing, neither key nor plaintext is left in Wasm memory', async () => {
+  const core = await createCore();
+  const key = new Uint8Array(32).map((_, i) => 0xa0 ^ i);
+  const plaintext = utf8('the secret note about the Tuesday meeting '.repeat(4));
+  const handle = core.importKey(KeyKind.symmetric, key);
+  const place = { database: 'd', queue: 'q', id: '1' };
+  const sealed = core.sealRecord(handle, place, plaintext);
+  assert.equal(hex(core.openRecord(handle, place, sealed)), hex(plaintext));
+  assert.notEqual(indexOfBytes(core.heap(), key), -1, 'the key is held while its handle is open');
+  core.releaseKey(handle);
+  const heap = core.heap();
+  assert.equal(indexOfBytes(heap, key), -1, 'key bytes left in Wasm memory');
+  assert.equal(indexOfBytes(heap, plaintext.subarray(0, 24)), -1, 'plaintext left in Wasm memory');
+});
+
+test('bad input gets a SealpostError with its code, and nothing else is thrown', async () => {
+  const core = await createCore();
+  const key = core.generateKey(KeyKind.symmetric);
+  const place = { database: 'd', queue: 'q', id: '1' };
+  const sealed = core.sealRecord(key, place, utf8('hello'));
+  const expectCode = (fn, code) => {
+    assert.throws(fn, (e) => e instanceof SealpostError && e.code === code, `expected ${code}`);
+  };
+  expectCode(() => core.openRecord(key, place, sealed.subarray(0, 10)), 'record-tampered');
+  expectCode(() => core.openRecord(key, { ...place, queue: 'other' }, sealed), 'record-tampered');
+  const flipped = sealed.slice();
+  flipped[40] ^= 4;
+  expectCode(() => core.openRecord(key, place, flipped), 'record-tampered');
+  expectCode(() => core.openRecord(core.generateKey(KeyKind.symmetric), place, sealed), 'wrong-key');
+  expectCode(() => core.openRecord(999, place, sealed), 'unknown-key');
+  expectCode(() => core.sealRecord(core.generateKey(KeyKind.box), place, utf8('x')), 'unknown-key');
+  expectCode(() => core.openRecord(key, place, 'not bytes'), 'invalid-argument');
+  expectCode(() => core.sealRecord(key, { ...place, id: 7 }, utf8('x')), 'invalid-argument');
+  expectCode(() => core.importKey(KeyKind.symmetric, new Uint8Array(31)), 'invalid-argument');
+  expectCode(() => core.importKey(9, new Uint8Array(32)), 'invalid-argument');
+  expectCode(() => core.generateKey(0), 'invalid-argument');
+  expectCode(() => core.publicKey(key), 'invalid-argument');
+  expectCode(() => core.releaseKey(12345), 'unknown-key');
+  expectCode(() => core.publicKeyId(new Uint8Array(31)), 'invalid-argument');
+  expectCode(() => core.recordKeyId(new Uint8Array(3)), 'record-tampered');
+
+  // Random garbage of every short length never opens and never throws anything but SealpostError.
+  const random = prng(7);
+  for (let i = 0; i < 2000; i += 1) {
+    const junk = new Uint8Array(Math.floor(random() * 200)).map(() => Math.floor(random() * 256));
+    if (i % 3 === 0 && junk.length > 9) junk.set(sealed.subarray(0, 9)); // right version and key id
+    assert.throws(() => core.openRecord(key, place, junk), (e) => e instanceof SealpostError
+      && ['record-tampered', 'wrong-key'].includes(e.code));
+  }
+});
+
+test('a module that cannot be found is wasm-load-failed', async () => {
+  await assert.rejects(createCore({ wasmUrl: new URL('file:///nonexistent/sealpost.wasm') }),
+    (e) => e instanceof SealpostError && e.code === 'wasm-load-failed');
+  await assert.rejects(createCore({ wasmBinary: new Uint8Array([0, 97, 115, 109, 9, 9]) }),
+    (e) => e instanceof SealpostError && e.code === 'wasm-load-failed');
+});
