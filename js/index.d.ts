@@ -22,3 +22,7 @@ export function ready(options?: LoadOptions): Promise<void>;
 export function toBase64url(bytes: Uint8Array): string;
 /** Decodes base64url (padding optional); null if the text is not base64url. */
 export function fromBase64url(text: string): Uint8Array | null;
+
+// ---------------------------------------------------------------- outbox
+
+// ---------------------------------------------------------------- push

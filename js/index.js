@@ -6,6 +6,8 @@ import { ready as readyCore } from './wasm.js';
 
 export { SealpostError } from './errors.js';
 export { toBase64url, fromBase64url } from './base64url.js';
+// outbox
+// push
 
 /**
  * Loads and compiles sealpost.wasm once for this worker (or page, or process) and resolves when it can

@@ -388,4 +388,10 @@ export class WasmCore {
       return f.read(out, KEY_ID_BYTES);
     });
   }
+
+  // ---------------------------------------------------------------- outbox (request records, retry engine)
+  // Methods for js/outbox.js and js/store.js go here.
+
+  // ---------------------------------------------------------------- push (envelopes, message validation)
+  // Methods for js/push.js and js/server.js go here.
 }

@@ -2,7 +2,8 @@
 // bytes in and bytes out, an int status back (0 = ok, otherwise a sealpost::Status; functions that
 // return a handle return it when > 0 and -status otherwise). No exception crosses (-fno-exceptions).
 //
-// The exported names are listed in src/wasm/exports.txt; js/wasm.js is the only caller.
+// The exported names are listed in src/wasm/exports.txt (and exports_<area>.txt beside their
+// exports_<area>.cpp); js/wasm.js is the only caller.
 // Output buffers are (out, cap, out_len): the function writes at most cap bytes and stores the length
 // it wrote (or the length it needs, with buffer_too_small) in *out_len.
 #include <sodium.h>
@@ -16,18 +17,25 @@
 #include "core/record.hpp"
 #include "core/sodium_init.hpp"
 #include "core/status.hpp"
+#include "wasm/keyring_instance.hpp"
 
 using sealpost::ByteView;
 using sealpost::KeyKind;
 using sealpost::MutableByteView;
 using sealpost::Status;
 
-namespace {
+namespace sealpost::wasm {
 
 sealpost::Keyring& keyring() {
   static sealpost::Keyring ring;
   return ring;
 }
+
+}  // namespace sealpost::wasm
+
+namespace {
+
+using sealpost::wasm::keyring;
 
 int status(Status s) { return sealpost::to_int(s); }
 

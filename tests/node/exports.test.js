@@ -8,8 +8,10 @@ import { createCore, loadModule } from '../../js/wasm.js';
 import { STATUS_NAMES } from '../../js/errors.js';
 import { root } from './helpers.js';
 
-const listed = readFileSync(new URL('src/wasm/exports.txt', root), 'utf8')
-  .split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const listed = readdirSync(new URL('src/wasm/', root))
+  .filter((f) => /^exports.*\.txt$/.test(f))
+  .flatMap((f) => readFileSync(new URL(`src/wasm/${f}`, root), 'utf8').split('\n'))
+  .map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
 // What Emscripten adds to every standalone module besides the listed functions.
 const RUNTIME = ['memory', '_initialize', '__indirect_function_table', '__errno_location',
   'stackSave', 'stackRestore', 'stackAlloc'];
