@@ -35,13 +35,31 @@ function signerKey(key) {
   return bytes;
 }
 
+// Envelopes are at most 4,096 bytes (5,462 characters of base64url text); anything over this is refused
+// before it is copied into Wasm memory.
+const MAX_INPUT_BYTES = 8192;
+
 /** @param {unknown} input @returns {Uint8Array} */
 function envelopeBytes(input) {
-  if (typeof input === 'string') return encoder.encode(input);
-  if (input instanceof Uint8Array) return input;
-  if (input instanceof ArrayBuffer) return new Uint8Array(input);
-  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  throw invalid('an envelope is a Uint8Array, an ArrayBuffer or base64url text');
+  let bytes;
+  if (typeof input === 'string') {
+    if (input.length > MAX_INPUT_BYTES) throw tooLarge(input.length);
+    bytes = encoder.encode(input);
+  } else if (input instanceof Uint8Array) {
+    bytes = input;
+  } else if (input instanceof ArrayBuffer) {
+    bytes = new Uint8Array(input);
+  } else if (ArrayBuffer.isView(input)) {
+    bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  } else {
+    throw invalid('an envelope is a Uint8Array, an ArrayBuffer or base64url text');
+  }
+  if (bytes.length > MAX_INPUT_BYTES) throw tooLarge(bytes.length);
+  return bytes;
+}
+
+function tooLarge(size) {
+  return new SealpostError('too-large', `the envelope is ${size} bytes; at most 4096 are accepted`, { size });
 }
 
 /** Deletes seen ids that expired before `nowSeconds` (walks the expiresAt index from the oldest). */
@@ -143,7 +161,14 @@ export class PushReceiver {
 
   /** A handle for the stored key `keyId`, or 0 when the key store no longer has it. */
   async importStored(keyId) {
-    const bytes = await this.keyStore.load(this.purpose(keyId));
+    let bytes;
+    try {
+      bytes = await this.keyStore.load(this.purpose(keyId));
+    } catch (error) {
+      // A wrapped key that no longer unwraps (its wrapping key is gone) is as good as no key.
+      if (error?.code === 'key-lost') return 0;
+      throw error;
+    }
     if (!bytes) return 0;
     try {
       return this.core.importKey(KeyKind.box, bytes);

@@ -90,6 +90,7 @@ test('every error code, in the order of the checks', async (t) => {
 
   await expect(new Uint8Array(4097).fill(1), 'too-large');
   await expect('A'.repeat(5463), 'too-large');
+  await expect(new Uint8Array(10_000_000), 'too-large'); // refused before it reaches Wasm memory
   await expect(Uint8Array.of(1, 2, 3), 'malformed');
   await expect(new Uint8Array(0), 'malformed');
   await expect(envelopeOf(pk, innerOf(message(), server, pk), 2), 'unsupported-version');
@@ -226,6 +227,22 @@ test('a key rotated in another context is picked up on the next envelope', async
   assert.equal(worker.publicKey, publicKey);
   page.close();
   worker.close();
+});
+
+test('a stored key that no longer unwraps is replaced by a fresh one', async () => {
+  const indexedDB = new IDBFactory();
+  const keyStore = await WebCryptoKeyStore.open({ indexedDB });
+  const first = await PushReceiver.open({ indexedDB, keyStore });
+  const oldKey = first.publicKey;
+  first.close();
+  const broken = {
+    load: async () => { throw new SealpostError('key-lost', 'the wrapping key is gone'); },
+    store: (purpose, bytes) => keyStore.store(purpose, bytes),
+    delete: (purpose) => keyStore.delete(purpose),
+  };
+  const second = await PushReceiver.open({ indexedDB, keyStore: broken });
+  assert.notEqual(second.publicKey, oldKey);
+  second.close();
 });
 
 test('the device secret key is stored only wrapped', async () => {
