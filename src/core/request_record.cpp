@@ -105,7 +105,7 @@ Status validate(json& fields, std::string& field) {
 
 Status encode(ByteView fields_json, ByteView body, SecretBytes& plaintext, std::string& field) {
   json fields = json::parse(fields_json.begin(), fields_json.end(), nullptr, false);
-  if (fields.is_discarded()) return bad(field, "request");
+  if (fields.is_discarded() || !fields.is_object()) return bad(field, "request");
   fields.erase("body");
   fields.erase("v");
   if (const Status status = validate(fields, field); status != Status::ok) return status;
