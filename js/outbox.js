@@ -157,6 +157,7 @@ export class Outbox extends EventTarget {
     this.owner = hex(this.core.randomBytes(16));
     this.closed = false;
     this.channel = null;
+    this.drainerUntil = 0;
   }
 
   // ---------------------------------------------------------------- keys
@@ -341,23 +342,36 @@ export class Outbox extends EventTarget {
     const deadline = options.deadline ?? this.now() + DEFAULT_FLUSH_BUDGET_MS;
     const fetchFn = options.fetch ?? this.fetch ?? globalThis.fetch;
     if (typeof fetchFn !== 'function') throw new SealpostError('invalid-argument', 'flush needs a fetch function');
-    const run = () => this.drain(deadline, fetchFn, options.signal);
     if (this.locks && typeof this.locks.request === 'function') {
       return this.locks.request(`sealpost:${this.database}:${this.name}`, { ifAvailable: true },
-        (lock) => (lock ? run() : this.summary({ sent: 0, retrying: 0, dead: 0 }, true)));
+        (lock) => (lock ? this.drain(deadline, fetchFn, options.signal, false)
+          : this.summary({ sent: 0, retrying: 0, dead: 0 }, true)));
     }
-    const leaseMs = this.policy.requestTimeoutMs + LEASE_MARGIN_MS;
-    if (!(await this.store.acquireDrainer(this.name, this.owner, this.now(), this.now() + leaseMs))) {
-      return this.summary({ sent: 0, retrying: 0, dead: 0 }, true);
-    }
+    const run = () => this.drain(deadline, fetchFn, options.signal, true);
+    if (!(await this.holdDrainer())) return this.summary({ sent: 0, retrying: 0, dead: 0 }, true);
     try {
       return await run();
     } finally {
+      this.drainerUntil = 0;
       if (!this.closed) await this.store.releaseDrainer(this.name, this.owner);
     }
   }
 
-  async drain(deadline, fetchFn, signal) {
+  /**
+   * Takes or extends the IndexedDB drainer lease (used where Web Locks are absent). It lasts one attempt's
+   * timeout plus a margin, and is extended before an attempt that could outlive it, so a drainer that dies
+   * frees the queue soon after.
+   */
+  async holdDrainer() {
+    const now = this.now();
+    const leaseMs = this.policy.requestTimeoutMs + LEASE_MARGIN_MS;
+    if (this.drainerUntil && now + leaseMs - LEASE_MARGIN_MS / 2 < this.drainerUntil) return true;
+    const held = await this.store.acquireDrainer(this.name, this.owner, now, now + leaseMs);
+    this.drainerUntil = held ? now + leaseMs : 0;
+    return held;
+  }
+
+  async drain(deadline, fetchFn, signal, leased) {
     const counts = { sent: 0, retrying: 0, dead: 0 };
     /** @type {Map<string, number>} attempts made on each entry in this flush */
     const tried = new Map();
@@ -380,6 +394,7 @@ export class Outbox extends EventTarget {
         if (stopped()) break;
         const row = byId.get(id);
         if (this.ordering === 'fifo' && blocked.has(row.group)) continue;
+        if (leased && !(await this.holdDrainer())) return this.summary(counts, true); // another drainer took over
         tried.set(id, (tried.get(id) ?? 0) + 1);
         const result = await this.attempt(row, fetchFn, signal);
         if (result === 'sent') counts.sent += 1;
@@ -390,7 +405,9 @@ export class Outbox extends EventTarget {
       }
     }
     const result = await this.summary(counts);
-    if (result.remaining === 0) this.emit('drained', { sent: counts.sent, dead: counts.dead });
+    if (result.remaining === 0 && counts.sent + counts.dead > 0) {
+      this.emit('drained', { sent: counts.sent, dead: counts.dead });
+    }
     return result;
   }
 
@@ -465,9 +482,7 @@ export class Outbox extends EventTarget {
     try {
       const response = await fetchFn(request, { signal: controller.signal });
       outcome = { kind: 'response', status: response.status, retryAfter: response.headers.get('retry-after') ?? '' };
-      try {
-        await response.body?.cancel();
-      } catch { /* the answer is known; its body is not needed */ }
+      await discardBody(response);
     } catch {
       outcome = { kind: timedOut ? 'timeout' : 'network' };
     } finally {
@@ -745,6 +760,23 @@ export class Outbox extends EventTarget {
     if (this.ownsKeyStore) this.keyStore.close?.();
     this.channel?.close();
   }
+}
+
+/**
+ * Reads and drops a response body so the connection can be reused; a body longer than 64 KiB is
+ * cancelled instead (the status is all the outbox needs).
+ */
+async function discardBody(response) {
+  if (!response.body) return;
+  try {
+    const reader = response.body.getReader();
+    for (let read = 0; read <= 65536;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch { /* the answer is known; its body is not needed */ }
 }
 
 /** A Request from a Request or a plain init; 'invalid-request' when fetch would refuse it. */

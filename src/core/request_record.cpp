@@ -121,8 +121,11 @@ Status encode(ByteView fields_json, ByteView body, SecretBytes& plaintext, std::
   return Status::ok;
 }
 
-Status decode(ByteView plaintext, SecretBytes& fields_json, SecretBytes& body) {
-  json fields = json::from_cbor(plaintext.begin(), plaintext.end(), true, false);
+namespace {
+
+// CBOR plaintext → the fields (validated, "v" and "body" removed) and the inline body.
+Status decode_fields(ByteView plaintext, json& fields, SecretBytes& body) {
+  fields = json::from_cbor(plaintext.begin(), plaintext.end(), true, false);
   if (fields.is_discarded() || !fields.is_object()) return Status::malformed;
   auto version = fields.find("v");
   if (version == fields.end() || !version->is_number_unsigned() || version->get<std::uint64_t>() != kVersion) {
@@ -139,6 +142,14 @@ Status decode(ByteView plaintext, SecretBytes& fields_json, SecretBytes& body) {
   fields.erase("v");
   std::string field;
   if (validate(fields, field) != Status::ok) return Status::malformed;
+  return Status::ok;
+}
+
+}  // namespace
+
+Status decode(ByteView plaintext, SecretBytes& fields_json, SecretBytes& body) {
+  json fields;
+  if (const Status status = decode_fields(plaintext, fields, body); status != Status::ok) return status;
   std::string text = dump(fields);
   fields_json = SecretBytes(as_bytes(text));
   sodium_memzero(text.data(), text.size());
@@ -175,8 +186,9 @@ Status open(ByteView key, const record::Place& place, ByteView sealed, SecretByt
 }
 
 Status check(ByteView bytes) {
-  SecretBytes fields, body;
-  return decode(bytes, fields, body);
+  json fields;
+  SecretBytes body;
+  return decode_fields(bytes, fields, body);
 }
 
 }  // namespace sealpost::request_record

@@ -25,8 +25,13 @@ test('a queued request is replayed with its method, headers, binary body and ide
   });
   assert.match(id, /^[0-9a-f]{32}$/);
   assert.equal(await outbox.size(), 1);
+  const drained = [];
+  outbox.addEventListener('drained', (event) => drained.push(event.detail));
   const result = await outbox.flush();
   assert.deepEqual(result, { sent: 1, retrying: 0, dead: 0, remaining: 0, nextAttemptAt: null });
+  assert.deepEqual(drained, [{ queue: 'notes', sent: 1, dead: 0 }]);
+  await outbox.flush();
+  assert.equal(drained.length, 1, 'an empty queue does not announce itself again');
   const got = server.accepted.get(id);
   assert.ok(got, 'accepted under its idempotency key');
   assert.equal(got.method, 'PATCH');
