@@ -122,6 +122,10 @@ export class Outbox extends EventTarget {
     const database = options.database ?? 'sealpost-outbox';
     const store = await OutboxStore.open(factory, database, options.IDBKeyRange ?? globalThis.IDBKeyRange);
     let keyStore = options.keyStore;
+    if (keyStore !== undefined && (typeof keyStore?.load !== 'function' || typeof keyStore.store !== 'function')) {
+      throw new SealpostError('invalid-argument', 'keyStore needs load(purpose) and store(purpose, bytes)',
+        { field: 'keyStore' });
+    }
     let ownsKeyStore = false;
     if (!keyStore) {
       keyStore = await WebCryptoKeyStore.open({ indexedDB: factory });
@@ -158,6 +162,7 @@ export class Outbox extends EventTarget {
     this.closed = false;
     this.channel = null;
     this.drainerUntil = 0;
+    this.flushing = false;
   }
 
   // ---------------------------------------------------------------- keys
@@ -280,6 +285,7 @@ export class Outbox extends EventTarget {
     this.ensureOpen();
     const group = options.group ?? '';
     if (typeof group !== 'string') throw new SealpostError('invalid-request', 'group must be a string', { field: 'group' });
+    const owned = !(requestOrInit instanceof Request);
     const request = toRequest(requestOrInit);
     const fields = {
       method: request.method, url: request.url, headers: [...request.headers],
@@ -289,7 +295,9 @@ export class Outbox extends EventTarget {
     };
     if (options.metadata !== undefined) fields.metadata = options.metadata;
     if (request.bodyUsed) throw new SealpostError('invalid-request', 'the request body was already read', { field: 'body' });
-    const body = request.body ? new Uint8Array(await request.clone().arrayBuffer()) : new Uint8Array(0);
+    // A caller's Request is read through a clone so it stays usable; one built here is read directly.
+    const body = request.body ? new Uint8Array(await (owned ? request : request.clone()).arrayBuffer())
+      : new Uint8Array(0);
 
     const id = hex(this.core.randomBytes(16));
     const place = this.place(id);
@@ -339,6 +347,17 @@ export class Outbox extends EventTarget {
    */
   async flush(options = {}) {
     this.ensureOpen();
+    // One flush at a time per instance as well; a second call while one runs is told so.
+    if (this.flushing) return this.summary({ sent: 0, retrying: 0, dead: 0 }, true);
+    this.flushing = true;
+    try {
+      return await this.flushOnce(options);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  async flushOnce(options) {
     const deadline = options.deadline ?? this.now() + DEFAULT_FLUSH_BUDGET_MS;
     const fetchFn = options.fetch ?? this.fetch ?? globalThis.fetch;
     if (typeof fetchFn !== 'function') throw new SealpostError('invalid-argument', 'flush needs a fetch function');
@@ -383,17 +402,22 @@ export class Outbox extends EventTarget {
       for (const id of plan.expired) {
         if (await this.deadLetter(byId.get(id), 'expired')) counts.dead += 1;
       }
-      // An entry is tried once per flush, except the one immediate retry a 401/403 gets after beforeReplay.
-      const due = plan.due.filter((id) => {
+      // An entry is tried once per flush, except the one immediate retry a 401/403 gets after beforeReplay;
+      // one that waits for the next flush holds its group back (fifo) like any entry not sent yet.
+      const mayTry = (id) => {
         const n = tried.get(id) ?? 0;
         return n === 0 || (n === 1 && /^http-40[13]$/.test(byId.get(id).lastError ?? ''));
-      });
-      if (due.length === 0) break;
+      };
+      if (!plan.due.some(mayTry)) break;
       const blocked = new Set();
-      for (const id of due) {
+      for (const id of plan.due) {
         if (stopped()) break;
         const row = byId.get(id);
         if (this.ordering === 'fifo' && blocked.has(row.group)) continue;
+        if (!mayTry(id)) {
+          blocked.add(row.group);
+          continue;
+        }
         if (leased && !(await this.holdDrainer())) return this.summary(counts, true); // another drainer took over
         tried.set(id, (tried.get(id) ?? 0) + 1);
         const result = await this.attempt(row, fetchFn, signal);
@@ -440,7 +464,7 @@ export class Outbox extends EventTarget {
    */
   async attempt(row, fetchFn, signal) {
     const leaseMs = this.policy.requestTimeoutMs + LEASE_MARGIN_MS;
-    const claimed = await this.store.update(row.id, (current) => {
+    const { row: claimed, record } = await this.store.claim(row.id, (current) => {
       if (current.state !== row.state || current.attempts !== row.attempts) return null;
       const now = this.now();
       return { ...current, state: 'inflight', attempts: current.attempts + 1, leaseUntil: now + leaseMs };
@@ -450,7 +474,7 @@ export class Outbox extends EventTarget {
 
     let request;
     try {
-      request = await this.materialize(claimed);
+      request = await this.materialize(claimed, record);
     } catch (error) {
       if (!isTamperOrLoss(error)) throw error;
       return (await this.deadLetter(claimed, error.code, fenced)) ? 'dead' : 'skipped';
@@ -531,8 +555,8 @@ export class Outbox extends EventTarget {
    * Opens an entry's record (and body chunks) into a Request with the idempotency header.
    * Throws 'record-tampered' or 'key-lost'.
    */
-  async materialize(row) {
-    const { fields, body } = await this.open(row);
+  async materialize(row, sealed) {
+    const { fields, body } = await this.open(row, sealed);
     const headers = new Headers(fields.headers ?? []);
     if (this.header) headers.set(this.header, row.id);
     const init = { method: fields.method, headers };
@@ -540,6 +564,8 @@ export class Outbox extends EventTarget {
       if (fields[name] !== undefined) init[name] = fields[name];
     }
     if (fields.mode !== undefined) init.mode = fields.mode === 'navigate' ? 'same-origin' : fields.mode;
+    // fetch refuses keepalive bodies over 64 KiB, and a replay has no page to outlive anyway.
+    if (init.keepalive && fields.stream) init.keepalive = false;
     if (body) init.body = body;
     try {
       return new Request(fields.url, init);
@@ -549,9 +575,9 @@ export class Outbox extends EventTarget {
     }
   }
 
-  /** Opens an entry's record → {fields, body: Uint8Array | Blob | null}. */
-  async open(row) {
-    const sealed = await this.store.record(row.id);
+  /** Opens an entry's record (read here unless given) → {fields, body: Uint8Array | Blob | null}. */
+  async open(row, record) {
+    const sealed = record ?? await this.store.record(row.id);
     if (!(sealed instanceof Uint8Array)) {
       throw new SealpostError('record-tampered', `entry ${row.id} has no sealed record`);
     }
@@ -714,7 +740,7 @@ export class Outbox extends EventTarget {
     // Old keys that no record needs any more are deleted (and forgotten in Wasm).
     const inUse = new Set((await this.store.entries(this.name)).map((row) => row.keyId));
     for (const old of this.keys.all.filter((k) => k !== keyId && !inUse.has(k))) {
-      await this.keyStore.delete(this.purpose(old));
+      if (typeof this.keyStore.delete === 'function') await this.keyStore.delete(this.purpose(old));
       const oldHandle = this.handles.get(old);
       if (oldHandle) this.core.releaseKey(oldHandle);
       this.handles.delete(old);
@@ -732,8 +758,11 @@ export class Outbox extends EventTarget {
     this.ensureOpen();
     const prefix = `outbox:${this.database}:${this.name}:`;
     const purposes = typeof this.keyStore.purposes === 'function' ? await this.keyStore.purposes(prefix) : [];
-    for (const purpose of new Set([...purposes, ...this.keys.all.map((k) => this.purpose(k)), this.groupPurpose()])) {
-      await this.keyStore.delete(purpose);
+    const all = new Set([...purposes, ...this.keys.all.map((k) => this.purpose(k)), this.groupPurpose()]);
+    if (typeof this.keyStore.delete === 'function') {
+      for (const purpose of all) await this.keyStore.delete(purpose);
+    } else {
+      await this.keyStore.destroy(); // a store that can only be destroyed as a whole (DESIGN's minimal interface)
     }
     this.releaseKeys();
     await this.store.clearQueue(this.name);

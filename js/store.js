@@ -147,6 +147,23 @@ export class OutboxStore {
   }
 
   /**
+   * Leases an entry for an attempt: like update(), and reads its sealed record in the same transaction.
+   * Resolves with {row: the new row or null, record}.
+   * @param {string} id
+   * @param {(row: object) => object | null} change
+   */
+  claim(id, change) {
+    return transaction(this.db, ['entries', 'records'], 'readwrite', async (tx) => {
+      const store = tx.objectStore('entries');
+      const row = await request(store.get(id));
+      const next = row ? change(row) : null;
+      if (!next) return { row: null, record: undefined };
+      store.put(next);
+      return { row: next, record: await request(tx.objectStore('records').get(id)) };
+    }, STRICT);
+  }
+
+  /**
    * Deletes an entry, its record and its chunks, if `expect(row)` holds. Resolves with whether it did.
    * @param {string} id
    * @param {(row: object) => boolean} [expect]

@@ -384,3 +384,52 @@ test('Outbox.open rejects a missing IndexedDB with invalid-argument', async () =
   await assert.rejects(Outbox.open({ name: 'x', indexedDB: null, broadcast: false }),
     (e) => e instanceof SealpostError && e.code === 'invalid-argument');
 });
+
+test('two flushes of one instance at once: the second is busy and nothing is sent twice', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const { outbox } = await openOutbox();
+  t.after(() => outbox.close());
+  for (let i = 0; i < 5; i += 1) await outbox.enqueue({ url: `${server.url}/${i}`, method: 'POST', body: `${i}` });
+  const [x, y] = await Promise.all([outbox.flush(), outbox.flush()]);
+  assert.equal(x.sent + y.sent, 5);
+  assert.equal(y.busy, true);
+  assert.equal(server.requests.length, 5);
+});
+
+test('a key store with only load, store and destroy (the minimal interface) works, destroy included', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const keys = new Map();
+  let destroyed = 0;
+  const keyStore = {
+    async load(purpose) { return keys.has(purpose) ? keys.get(purpose).slice() : null; },
+    async store(purpose, bytes) { keys.set(purpose, bytes.slice()); },
+    async destroy() { destroyed += 1; keys.clear(); },
+  };
+  const { outbox } = await openOutbox({ keyStore });
+  assert.equal(keys.size, 2, 'a data key and a group-tag key');
+  const { id } = await outbox.enqueue({ url: `${server.url}/m`, method: 'POST', body: 'minimal' });
+  await outbox.flush();
+  assert.equal(server.accepted.get(id).body.toString(), 'minimal');
+  await outbox.destroy();
+  assert.equal(destroyed, 1);
+  assert.equal(keys.size, 0);
+  await assert.rejects(openOutbox({ keyStore: { load() {} } }), (e) => e.code === 'invalid-argument' && e.field === 'keyStore');
+});
+
+test('fifo: an entry due again within the same flush still holds back the rest of its group', async (t) => {
+  // A zero delay makes a failed entry due at once; it waits for the next flush, and so does its group.
+  const server = await startServer((req, n) => (n === 0 ? { status: 503 } : 'ok'));
+  t.after(() => server.close());
+  const { outbox } = await openOutbox({ retry: { baseDelayMs: 0, maxDelayMs: 0 } });
+  t.after(() => outbox.close());
+  const first = await outbox.enqueue({ url: `${server.url}/first`, method: 'POST', body: '1' });
+  const second = await outbox.enqueue({ url: `${server.url}/second`, method: 'POST', body: '2' });
+  const once = await outbox.flush();
+  assert.deepEqual([once.sent, once.retrying, once.remaining], [0, 1, 2]);
+  assert.deepEqual(server.requests.map((r) => r.key), [first.id]);
+  const again = await outbox.flush();
+  assert.equal(again.sent, 2);
+  assert.deepEqual(server.order, [first.id, second.id]);
+});
