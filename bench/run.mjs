@@ -54,7 +54,7 @@ log('push open');
 out.push_open_ops_s = await pushOpen();
 
 log('browser (cold start, enqueue, drain, memory)');
-const browser = await browserBench({ smoke });
+const browser = await browserBench({ smoke, log });
 out.enqueue_1kib_ops_s = browser.enqueue_1kib_ops_s;
 out.drain_ops_s = browser.drain_ops_s;
 out.cold_start_ms = browser.cold_start_ms;
