@@ -142,7 +142,7 @@ int main(int argc, char **argv) {
   double mb_s = 0;
   aead_case(1 << 20, min_ms, runs, &mb_s);
   const double small = aead_case(256, min_ms, runs, NULL);
-  const double push = push_case(512, min_ms, runs);
+  const double push = push_case(642, min_ms, runs); // a 512-byte padded body, as sealPush makes it
   printf("{\"libsodium\":\"%s\",\"aead_1mib_mb_s\":%.1f,\"aead_256b_ops_s\":%.0f,\"push_open_ops_s\":%.0f}\n",
          sodium_version_string(), mb_s, small, push);
   return 0;

@@ -21,10 +21,18 @@ test('npm run bench -- --smoke runs every case and writes the JSON shape of the 
   assert.deepEqual(Object.keys(result), ['env', 'size_gz_bytes', 'aead_1mib_mb_s', 'aead_256b_ops_s',
     'push_open_ops_s', 'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_peak_bytes']);
   assert.deepEqual(Object.keys(result.size_gz_bytes), ['sealpost', 'libsodium_wrappers', 'workbox_background_sync']);
-  for (const key of ['aead_1mib_mb_s', 'aead_256b_ops_s']) {
+  for (const key of ['aead_1mib_mb_s', 'aead_256b_ops_s', 'push_open_ops_s']) {
     assert.deepEqual(Object.keys(result[key]), ['sealpost', 'libsodium_wrappers', 'native']);
     for (const value of Object.values(result[key])) assert.ok(value > 0, `${key}: ${JSON.stringify(result[key])}`);
   }
   for (const value of Object.values(result.size_gz_bytes)) assert.ok(Number.isInteger(value) && value > 1000);
   for (const value of Object.values(result.cold_start_ms)) assert.ok(value > 0);
+  assert.deepEqual(Object.keys(result.enqueue_1kib_ops_s), ['sealpost', 'workbox', 'raw_idb']);
+  assert.deepEqual(Object.keys(result.drain_ops_s), ['sealpost', 'workbox', 'fetch_loop']);
+  for (const key of ['enqueue_1kib_ops_s', 'drain_ops_s']) {
+    for (const value of Object.values(result[key])) assert.ok(value > 0, `${key}: ${JSON.stringify(result[key])}`);
+  }
+  // The smoke run enqueues and flushes a 1 MiB body; Wasm memory stays within the 16 MiB bound.
+  assert.ok(result.wasm_memory_peak_bytes.enqueue_64mib_body > 0);
+  assert.ok(result.wasm_memory_peak_bytes.enqueue_64mib_body <= 16 * 1024 * 1024);
 });
