@@ -10,6 +10,7 @@ export { toBase64url, fromBase64url } from './base64url.js';
 export { Outbox } from './outbox.js';
 export { WebCryptoKeyStore } from './keystore.js';
 // push
+export { PushReceiver } from './push.js';
 
 /**
  * Loads and compiles sealpost.wasm once for this worker (or page, or process) and resolves when it can
