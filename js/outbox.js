@@ -632,6 +632,24 @@ export class Outbox extends EventTarget {
 
   // ---------------------------------------------------------------- inspection and management
 
+  /**
+   * Counts by state and when the next entry falls due (null when nothing is queued), for status displays
+   * and the service worker's 'sealpost:stats' answer.
+   * @returns {Promise<{pending: number, inflight: number, dead: number, nextAttemptAt: number | null}>}
+   */
+  async stats() {
+    this.ensureOpen();
+    const rows = await this.store.entries(this.name);
+    const count = (state) => rows.filter((row) => row.state === state).length;
+    const live = rows.some((row) => row.state !== 'dead');
+    let nextAttemptAt = null;
+    if (live) {
+      const plan = this.plan(rows);
+      nextAttemptAt = plan.due.length > 0 ? this.now() : plan.nextAttemptAt;
+    }
+    return { pending: count('pending'), inflight: count('inflight'), dead: count('dead'), nextAttemptAt };
+  }
+
   /** Entries still queued (pending or inflight), dead letters excluded. */
   async size() {
     this.ensureOpen();

@@ -433,3 +433,26 @@ test('fifo: an entry due again within the same flush still holds back the rest o
   assert.equal(again.sent, 2);
   assert.deepEqual(server.order, [first.id, second.id]);
 });
+
+test('stats() counts states; events also reach BroadcastChannel("sealpost") without plaintext', async (t) => {
+  const server = await startServer((req) => (req.url === '/bad' ? { status: 400 } : { status: 503 }));
+  t.after(() => server.close());
+  const listener = new BroadcastChannel('sealpost');
+  const messages = [];
+  listener.onmessage = (event) => messages.push(event.data);
+  t.after(() => listener.close());
+  const { outbox, clock } = await openOutbox({ broadcast: true, ordering: 'independent', retry: { jitter: 'none' } });
+  t.after(() => outbox.close());
+  assert.deepEqual(await outbox.stats(), { pending: 0, inflight: 0, dead: 0, nextAttemptAt: null });
+  const bad = await outbox.enqueue({ url: `${server.url}/bad`, method: 'POST', body: 'broadcast-secret' });
+  await outbox.enqueue({ url: `${server.url}/later`, method: 'POST', body: 'x' });
+  assert.deepEqual(await outbox.stats(), { pending: 2, inflight: 0, dead: 0, nextAttemptAt: clock.t });
+  await outbox.flush();
+  assert.deepEqual(await outbox.stats(), { pending: 1, inflight: 0, dead: 1, nextAttemptAt: clock.t + 2000 });
+  for (let i = 0; i < 20 && messages.length < 4; i += 1) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(messages.map((m) => m.type).sort(),
+    ['sealpost:dead-lettered', 'sealpost:enqueued', 'sealpost:enqueued', 'sealpost:retry-scheduled']);
+  assert.ok(messages.every((m) => m.queue === 'notes'));
+  assert.equal(messages.find((m) => m.type === 'sealpost:dead-lettered').id, bad.id);
+  assert.doesNotMatch(JSON.stringify(messages), /broadcast-secret|127\.0\.0\.1/);
+});
