@@ -601,6 +601,9 @@ export class Outbox extends EventTarget {
     } catch {
       // A field this runtime refuses (e.g. a mode or referrer it does not allow here): keep the essentials.
       return new Request(fields.url, { method: fields.method, headers, body: init.body });
+    } finally {
+      // Request copied the bytes (fetch copies every BufferSource body); this copy of the plaintext goes.
+      if (body instanceof Uint8Array) body.fill(0);
     }
   }
 
