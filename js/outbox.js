@@ -329,11 +329,26 @@ export class Outbox extends EventTarget {
       referrer: request.referrer, referrerPolicy: request.referrerPolicy, integrity: request.integrity,
       keepalive: request.keepalive,
     };
-    if (options.metadata !== undefined) fields.metadata = options.metadata;
+    if (options.metadata !== undefined) {
+      let text;
+      try {
+        text = JSON.stringify(options.metadata);
+      } catch (error) {
+        throw new SealpostError('invalid-request', `metadata is not JSON: ${error.message}`, { field: 'metadata', cause: error });
+      }
+      fields.metadata = JSON.parse(text);
+    }
     if (request.bodyUsed) throw new SealpostError('invalid-request', 'the request body was already read', { field: 'body' });
     // A caller's Request is read through a clone so it stays usable; one built here is read directly.
-    const body = request.body ? new Uint8Array(await (owned ? request : request.clone()).arrayBuffer())
-      : new Uint8Array(0);
+    let body = new Uint8Array(0);
+    if (request.body) {
+      try {
+        body = new Uint8Array(await (owned ? request : request.clone()).arrayBuffer());
+      } catch (error) {
+        throw new SealpostError('invalid-request', `the request body cannot be read: ${error.message}`,
+          { field: 'body', cause: error });
+      }
+    }
 
     const id = hex(this.core.randomBytes(16));
     const place = this.place(id);

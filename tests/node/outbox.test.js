@@ -295,7 +295,12 @@ test('bad requests are invalid-request and nothing is queued', async (t) => {
       JSON.stringify(bad));
   }
   await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { group: 5 }),
-    (e) => e.code === 'invalid-request');
+    (e) => e.code === 'invalid-request' && e.field === 'group');
+  await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { metadata: { n: 1n } }),
+    (e) => e.code === 'invalid-request' && e.field === 'metadata');
+  const failing = new ReadableStream({ pull(controller) { controller.error(new Error('disk gone')); } });
+  await assert.rejects(outbox.enqueue(new Request('http://a.test/', { method: 'POST', body: failing, duplex: 'half' })),
+    (e) => e.code === 'invalid-request' && e.field === 'body');
   assert.equal(await outbox.size(), 0);
 });
 
