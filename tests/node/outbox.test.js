@@ -461,3 +461,47 @@ test('stats() counts states; events also reach BroadcastChannel("sealpost") with
   assert.equal(messages.find((m) => m.type === 'sealpost:dead-lettered').id, bad.id);
   assert.doesNotMatch(JSON.stringify(messages), /broadcast-secret|127\.0\.0\.1/);
 });
+
+test('a flush aborted by its signal stops; the attempt in progress counts and is retried later', async (t) => {
+  const server = await startServer((req, n) => (n === 0 ? 'hang' : 'ok'));
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox();
+  t.after(() => outbox.close());
+  const a = await outbox.enqueue({ url: `${server.url}/a`, method: 'POST', body: 'a' });
+  await outbox.enqueue({ url: `${server.url}/b`, method: 'POST', body: 'b' });
+  const controller = new AbortController();
+  const flushing = outbox.flush({ signal: controller.signal });
+  while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+  controller.abort();
+  const result = await flushing;
+  assert.deepEqual([result.sent, result.retrying, result.remaining], [0, 1, 2]);
+  const [first] = await outbox.list();
+  assert.deepEqual([first.id, first.state, first.attempts, first.lastError], [a.id, 'pending', 1, 'network']);
+  const stopped = await outbox.flush({ signal: AbortSignal.abort() });
+  assert.equal(stopped.sent, 0, 'an aborted signal starts nothing');
+  clock.advance(3600000);
+  const later = await outbox.flush();
+  assert.equal(later.sent, 2);
+});
+
+test('a beforeReplay that throws counts as a failed attempt (network) and nothing is sent', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  let calls = 0;
+  const { outbox, clock } = await openOutbox({
+    beforeReplay: (request) => {
+      calls += 1;
+      if (calls === 1) throw new Error('token refresh failed');
+      return request;
+    },
+  });
+  t.after(() => outbox.close());
+  const { id } = await outbox.enqueue({ url: `${server.url}/x`, method: 'POST', body: 'x' });
+  const first = await outbox.flush();
+  assert.deepEqual([first.sent, first.retrying], [0, 1]);
+  assert.equal(server.requests.length, 0);
+  assert.equal((await outbox.list())[0].lastError, 'network');
+  clock.advance(3600000);
+  await outbox.flush();
+  assert.ok(server.accepted.has(id));
+});
