@@ -47,7 +47,7 @@ export interface PushMessage {
 }
 
 /** Where wrapped keys are kept (js/keystore.js); any object with these methods works. */
-export interface KeyStore {
+export interface PushKeyStore {
   load(purpose: string): Promise<Uint8Array | null>;
   store(purpose: string, bytes: Uint8Array): Promise<void>;
   delete(purpose: string): Promise<void>;
@@ -61,7 +61,7 @@ export interface PushReceiverOptions extends LoadOptions {
   /** How long a previous key keeps opening envelopes after rotate(), in ms (default 7 days). */
   gracePeriodMs?: number;
   /** Default: a WebCrypto-wrapped key store in `indexedDB`. */
-  keyStore?: KeyStore;
+  keyStore?: PushKeyStore;
   /** Default: globalThis.indexedDB. */
   indexedDB?: IDBFactory;
   /** IndexedDB database name (default 'sealpost-push'). */

@@ -522,6 +522,7 @@ export class WasmCore {
         }
       });
       if (result.retry === undefined) return result.value;
+      if (result.retry <= capacity) check(2, 'openPush');
       capacity = result.retry;
     }
   }

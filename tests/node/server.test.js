@@ -269,6 +269,8 @@ test('sealPush validates before sealing and names the size when an envelope is t
   assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', url: '//evil.example' } }),
     { code: 'invalid-message' });
   assert.throws(() => sealPush({ recipientPublicKey, message: '{"title":' }), { code: 'invalid-json' });
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', body: 'x'.repeat(1e6) } }),
+    (e) => e.code === 'too-large' && /1000\d+ characters/.test(e.message));
   assert.throws(() => sealPush({ recipientPublicKey: 'AAAA', message: { title: 't' } }), { code: 'invalid-argument' });
   assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't' }, signer: { secretKey: 'AAAA' } }),
     { code: 'invalid-argument' });
