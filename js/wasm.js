@@ -44,7 +44,15 @@ function resolveUrl(wasmUrl) {
   return new URL(String(wasmUrl), globalThis.location?.href ?? import.meta.url);
 }
 
+// The smallest module using a Wasm SIMD instruction (v128.const): sealpost.wasm needs SIMD for ChaCha20.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8,
+  0, 65, 0, 253, 15, 253, 98, 11]);
+
 function loadFailed(message, cause) {
+  if (cause instanceof WebAssembly.CompileError && !WebAssembly.validate(SIMD_PROBE)) {
+    message += ' (this engine lacks WebAssembly SIMD, which sealpost needs: Chrome/Edge 91+, Firefox 89+, ' +
+      'Safari 16.4+, Node 16.4+)';
+  }
   return new SealpostError('wasm-load-failed', message, { cause });
 }
 
