@@ -95,7 +95,9 @@ export class PushReceiver {
    * @returns {Promise<PushReceiver>}
    */
   static async open(options = {}) {
-    const trustedSigners = (options.trustedSigners ?? []).map(signerKey);
+    const signers = options.trustedSigners ?? [];
+    if (!Array.isArray(signers)) throw invalid('trustedSigners must be an array of Ed25519 public keys');
+    const trustedSigners = signers.map(signerKey);
     const maxSkewSeconds = options.maxSkewSeconds ?? 300;
     if (!Number.isFinite(maxSkewSeconds) || maxSkewSeconds < 0) throw invalid('maxSkewSeconds must be >= 0');
     const gracePeriodMs = options.gracePeriodMs ?? 7 * DAY_MS;
@@ -113,6 +115,7 @@ export class PushReceiver {
       seen.createIndex('expiresAt', 'expiresAt');
     });
     const receiver = new PushReceiver({ core, keyStore, db, name, trustedSigners, maxSkewSeconds, gracePeriodMs, now });
+    receiver.ownsKeyStore = !options.keyStore;
     try {
       await receiver.loadKeys();
     } catch (error) {
@@ -137,6 +140,7 @@ export class PushReceiver {
     /** @type {Array<{keyId: string, handle: number, retiredAt: number}>} */
     this.previous = [];
     this.closed = false;
+    this.ownsKeyStore = false;
   }
 
   /** The device's current X25519 public key, base64url: send it to the app server with the subscription. */
@@ -340,11 +344,13 @@ export class PushReceiver {
     return { publicKey: this.current.publicKey, keyId: this.current.keyId };
   }
 
-  /** Zeroes the keys held in Wasm memory and closes the database. The keys stay stored for next time. */
+  /** Zeroes the keys held in Wasm memory and closes the database (and the default key store). The keys stay
+   * stored for next time. */
   close() {
     if (this.closed) return;
     this.releaseAll();
     this.db.close();
+    if (this.ownsKeyStore) this.keyStore.close?.();
     this.closed = true;
   }
 }

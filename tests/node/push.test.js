@@ -136,6 +136,8 @@ test('without trustedSigners, signatures are not required; with them, any listed
     signer: b }))).title, 'b');
   strict.close();
   await assert.rejects(receiver({ trustedSigners: ['not-a-key'] }), { code: 'invalid-argument' });
+  await assert.rejects(receiver({ trustedSigners: a.publicKey }), { code: 'invalid-argument' });
+  await assert.rejects(receiver({ maxSkewSeconds: -1 }), { code: 'invalid-argument' });
 });
 
 test('replay across a restart: a re-opened receiver rejects a seen id; expired ids are pruned', async () => {
