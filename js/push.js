@@ -215,39 +215,55 @@ export class PushReceiver {
       const [keys, values] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
       return keys.map((key, i) => [key, values[i]]);
     });
-    this.releaseAll();
-    let currentRow = rows.find(([key]) => key === CURRENT)?.[1];
-    let handle = currentRow ? await this.importStored(currentRow.keyId) : 0;
-    if (!handle) {
-      // First use, or the key store lost the key (e.g. it was destroyed): a fresh key that the app server
-      // must learn again (publicKey changes).
-      const created = await this.createKey();
-      const row = { keyId: created.keyId, createdAt: this.now() };
-      try {
-        await transaction(this.db, 'keys', 'readwrite', (tx) => {
-          const store = tx.objectStore('keys');
-          return currentRow ? request(store.put(row, CURRENT)) : request(store.add(row, CURRENT));
-        }, { durability: 'strict' });
+    // The new set of keys is built aside and swapped in at the end, so an open() running meanwhile keeps
+    // using the old one.
+    const imported = [];
+    try {
+      let currentRow = rows.find(([key]) => key === CURRENT)?.[1];
+      let handle = currentRow ? await this.importStored(currentRow.keyId) : 0;
+      if (handle) imported.push(handle);
+      if (!handle) {
+        // First use, or the key store lost the key (e.g. it was destroyed): a fresh key that the app server
+        // must learn again (publicKey changes).
+        const created = await this.createKey();
+        const row = { keyId: created.keyId, createdAt: this.now() };
+        try {
+          await transaction(this.db, 'keys', 'readwrite', (tx) => {
+            const store = tx.objectStore('keys');
+            return currentRow ? request(store.put(row, CURRENT)) : request(store.add(row, CURRENT));
+          }, { durability: 'strict' });
+        } catch (error) {
+          this.core.releaseKey(created.handle);
+          await this.keyStore.delete(this.purpose(created.keyId));
+          if (error?.name !== 'ConstraintError') throw error;
+          return this.loadKeys(); // another context created the first key just now: use that one
+        }
         currentRow = row;
         handle = created.handle;
-      } catch (error) {
-        this.core.releaseKey(created.handle);
-        await this.keyStore.delete(this.purpose(created.keyId));
-        if (error?.name !== 'ConstraintError') throw error;
-        return this.loadKeys();
+        imported.push(handle);
       }
-    }
-    this.current = { keyId: currentRow.keyId, handle, publicKey: toBase64url(this.core.publicKey(handle)) };
-    const cutoff = this.now() - this.gracePeriodMs;
-    for (const [key, row] of rows) {
-      if (typeof key !== 'string' || !key.startsWith(PREVIOUS) || row.keyId === currentRow.keyId) continue;
-      if (row.retiredAt < cutoff) {
-        await this.forget(row.keyId);
-        continue;
+      const current = { keyId: currentRow.keyId, handle, publicKey: toBase64url(this.core.publicKey(handle)) };
+      const previous = [];
+      const cutoff = this.now() - this.gracePeriodMs;
+      for (const [key, row] of rows) {
+        if (typeof key !== 'string' || !key.startsWith(PREVIOUS) || row.keyId === currentRow.keyId) continue;
+        if (row.retiredAt < cutoff) {
+          await this.forget(row.keyId);
+          continue;
+        }
+        const previousHandle = await this.importStored(row.keyId);
+        if (!previousHandle) continue;
+        imported.push(previousHandle);
+        previous.push({ keyId: row.keyId, handle: previousHandle, retiredAt: row.retiredAt });
       }
-      const previousHandle = await this.importStored(row.keyId);
-      if (previousHandle) this.previous.push({ keyId: row.keyId, handle: previousHandle, retiredAt: row.retiredAt });
+      this.releaseAll();
+      this.current = current;
+      this.previous = previous;
+    } catch (error) {
+      for (const handle of imported) this.core.releaseKey(handle);
+      throw error;
     }
+    return undefined;
   }
 
   /** Deletes a previous key for good (its grace period is over). */
