@@ -12,10 +12,12 @@ import { join } from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
 
 import { PushReceiver } from '../../js/push.js';
+import * as serverModule from '../../js/server.js';
 import {
   classifyPushStatus, generateSignerKeyPair, generateVAPIDKeys, sealPush, sendSealedPush, sendToMany,
 } from '../../js/server.js';
 import { SealpostError } from '../../js/errors.js';
+import { root } from './helpers.js';
 
 const b64u = (buffer) => Buffer.from(buffer).toString('base64url');
 const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
@@ -279,4 +281,10 @@ test('sealPush validates before sealing and names the size when an envelope is t
     sealPush({ recipientPublicKey, message: { title: 't', body } }).length);
   assert.deepEqual(sizes, [314, 314, 314]);
   rx.close();
+});
+
+test('js/server.d.ts declares exactly what js/server.js exports', () => {
+  const declarations = readFileSync(new URL('js/server.d.ts', root), 'utf8');
+  const declared = [...declarations.matchAll(/^export (?:declare )?(?:function|const) (\w+)/gm)].map((m) => m[1]);
+  assert.deepEqual([...new Set(declared)].sort(), Object.keys(serverModule).sort());
 });
