@@ -274,6 +274,10 @@ test('sealPush validates before sealing and names the size when an envelope is t
   assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', body: 'x'.repeat(1e6) } }),
     (e) => e.code === 'too-large' && /1000\d+ characters/.test(e.message));
   assert.throws(() => sealPush({ recipientPublicKey: 'AAAA', message: { title: 't' } }), { code: 'invalid-argument' });
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', iat: Date.now() } }),
+    (e) => e.code === 'not-yet-valid' && /not milliseconds/.test(e.message));
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', iat: 1_000_000, ttl: 60 } }),
+    { code: 'expired' });
   assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't' }, signer: { secretKey: 'AAAA' } }),
     { code: 'invalid-argument' });
   // Padding buckets: the envelope size reveals only the bucket.
