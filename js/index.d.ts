@@ -194,6 +194,8 @@ export class PushReceiver {
   open(envelope: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<PushMessage>;
   /** A new key; the previous one keeps opening envelopes for the grace period. */
   rotate(): Promise<{ publicKey: string; keyId: string }>;
+  /** Crypto-shreds the push keys (stored keys first), then the seen ids: for logout. */
+  destroy(): Promise<void>;
   /** Zeroes the keys held in memory and closes the database. */
   close(): void;
 }

@@ -13,7 +13,7 @@
  */
 import { SealpostError } from './errors.js';
 import { fromBase64url, toBase64url } from './base64url.js';
-import { openDatabase, request, transaction } from './idb.js';
+import { deleteDatabase, openDatabase, request, transaction } from './idb.js';
 import { WebCryptoKeyStore } from './keystore.js';
 import { KeyKind, ready } from './wasm.js';
 
@@ -116,6 +116,7 @@ export class PushReceiver {
     });
     const receiver = new PushReceiver({ core, keyStore, db, name, trustedSigners, maxSkewSeconds, gracePeriodMs, now });
     receiver.ownsKeyStore = !options.keyStore;
+    receiver.factory = factory;
     try {
       await receiver.loadKeys();
     } catch (error) {
@@ -358,6 +359,25 @@ export class PushReceiver {
       publicKey: toBase64url(this.core.publicKey(created.handle)) };
     await this.prunePrevious();
     return { publicKey: this.current.publicKey, keyId: this.current.keyId };
+  }
+
+  /**
+   * Crypto-shreds this device's push keys (e.g. at logout): every stored key is deleted first, then the
+   * key list and the seen ids. Envelopes sealed to these keys can never be opened again; a receiver
+   * opened later starts with a new key that the app server must learn.
+   */
+  async destroy() {
+    this.ensureOpen();
+    const rows = await transaction(this.db, 'keys', 'readonly', async (tx) => {
+      const store = tx.objectStore('keys');
+      return request(store.getAll());
+    });
+    const keyIds = new Set(rows.map((row) => row?.keyId).filter(Boolean));
+    for (const key of [this.current, ...this.previous]) if (key) keyIds.add(key.keyId);
+    for (const keyId of keyIds) await this.keyStore.delete(this.purpose(keyId));
+    const factory = this.factory;
+    this.close();
+    await deleteDatabase(factory, this.name);
   }
 
   /** Zeroes the keys held in Wasm memory and closes the database (and the default key store). The keys stay

@@ -251,6 +251,29 @@ test('a stored key that no longer unwraps is replaced by a fresh one', async () 
   second.close();
 });
 
+test('destroy() crypto-shreds the push keys: old envelopes never open again', async () => {
+  const indexedDB = new IDBFactory();
+  const keyStore = await WebCryptoKeyStore.open({ indexedDB });
+  const c = clock();
+  const rx = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  const oldKey = rx.publicKey;
+  await rx.rotate();
+  const envelope = sealPush({ recipientPublicKey: rx.publicKey, now: T0, message: { id: 'before', title: 't' } });
+  assert.equal((await rx.open(envelope)).id, 'before');
+  assert.equal((await keyStore.purposes('push:')).length, 2);
+  const currentKey = rx.publicKey;
+  await rx.destroy();
+  assert.deepEqual(await keyStore.purposes('push:'), [], 'current and previous keys are deleted at rest');
+  await rejects(rx.open(envelope), 'closed');
+
+  const fresh = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  assert.notEqual(fresh.publicKey, currentKey);
+  assert.notEqual(fresh.publicKey, oldKey);
+  await rejects(fresh.open(envelope), 'unknown-recipient');
+  assert.deepEqual(await seenIds(indexedDB), [], 'the seen ids went with it');
+  fresh.close();
+});
+
 test('the device secret key is stored only wrapped', async () => {
   const indexedDB = new IDBFactory();
   const { rx } = await receiver({ indexedDB });
