@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 
 #include "core/bytes.hpp"
@@ -54,6 +55,12 @@ inline bool one_of(Status status, std::initializer_list<Status> allowed) {
     if (s == status) return true;
   }
   return false;
+}
+
+// Byte equality that is defined for empty views too (memcmp's pointers must not be null, and an empty
+// vector's data() may be).
+inline bool equal(ByteView a, ByteView b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
 }
 
 inline bool all_zero(ByteView bytes) {
