@@ -20,6 +20,9 @@ export const KeyKind = Object.freeze({ symmetric: 1, box: 2, sign: 3 });
 const KEY_ID_BYTES = 8;
 const RECORD_OVERHEAD = 49;
 const RANDOM_CHUNK = 65536; // crypto.getRandomValues' per-call limit
+const RANDOM_POOL = 4096;
+const SCRATCH_BYTES = 16384;
+const RANDOM_POOL_SMALL = 64;
 const encoder = new TextEncoder();
 
 /** @type {Map<string, Promise<WebAssembly.Module>>} */
@@ -134,18 +137,29 @@ function requireText(value, name) {
 
 /**
  * One call's allocations in Wasm memory; release() zero-fills the secret ones and frees them all.
+ * Small allocations come from a scratch area the instance keeps (a bump pointer, no malloc/free per
+ * call); a nested call, or one that needs more than the scratch area, falls back to malloc.
  */
 class Frame {
   constructor(core) {
     this.core = core;
-    /** @type {Array<[number, number, boolean]>} */
+    /** @type {Array<[number, number, boolean, boolean]>} pointer, size, secret, from malloc */
     this.allocations = [];
+    this.scratch = core.claimScratch();
+    this.top = 0;
   }
 
   alloc(size, secret = false) {
-    const pointer = this.core.malloc(Math.max(size, 1));
+    const bytes = Math.max(size, 1);
+    if (this.scratch && this.top + bytes <= SCRATCH_BYTES) {
+      const pointer = this.scratch + this.top;
+      this.top = (this.top + bytes + 7) & ~7;
+      this.allocations.push([pointer, size, secret, false]);
+      return pointer;
+    }
+    const pointer = this.core.malloc(bytes);
     if (!pointer) throw new SealpostError('out-of-memory', `could not allocate ${size} bytes in Wasm memory`);
-    this.allocations.push([pointer, size, secret]);
+    this.allocations.push([pointer, size, secret, true]);
     return pointer;
   }
 
@@ -155,9 +169,12 @@ class Frame {
     return pointer;
   }
 
+  /** UTF-8 text written straight into Wasm memory: [pointer, byte length]. */
   putText(text) {
-    const bytes = encoder.encode(text);
-    return [this.put(bytes), bytes.length];
+    const capacity = text.length * 3; // UTF-8 needs at most 3 bytes per UTF-16 unit
+    const pointer = this.alloc(capacity);
+    const { written } = encoder.encodeInto(text, this.core.heap().subarray(pointer, pointer + capacity));
+    return [pointer, written];
   }
 
   u32(pointer) {
@@ -169,11 +186,14 @@ class Frame {
   }
 
   release() {
-    for (const [pointer, size, secret] of this.allocations.reverse()) {
-      if (secret) this.core.heap().fill(0, pointer, pointer + size);
-      this.core.free(pointer);
+    const heap = this.core.heap();
+    for (const [pointer, size, secret, malloced] of this.allocations.reverse()) {
+      if (secret) heap.fill(0, pointer, pointer + size);
+      if (malloced) this.core.free(pointer);
     }
     this.allocations = [];
+    if (this.scratch) this.core.releaseScratch();
+    this.scratch = 0;
   }
 }
 
@@ -212,6 +232,25 @@ export class WasmCore {
     this.exports = null;
     this.memory = null;
     this.broken = false;
+    this.randomPool = new Uint8Array(RANDOM_POOL);
+    this.randomOffset = RANDOM_POOL; // empty: the first request fills it
+    this.scratch = 0;
+    this.scratchBusy = false;
+  }
+
+  /** The scratch area for one Frame at a time, or 0 when it is taken (a nested call) or unavailable. */
+  claimScratch() {
+    if (this.scratchBusy) return 0;
+    if (!this.scratch) {
+      this.scratch = this.exports.malloc(SCRATCH_BYTES);
+      if (!this.scratch) return 0;
+    }
+    this.scratchBusy = true;
+    return this.scratch;
+  }
+
+  releaseScratch() {
+    this.scratchBusy = false;
   }
 
   attach(instance) {
@@ -233,7 +272,24 @@ export class WasmCore {
     this.exports.free(pointer);
   }
 
+  /**
+   * Fills Wasm memory with random bytes for libsodium's randombytes. Small requests (nonces, keys) are
+   * served from a pool refilled by one getRandomValues call per RANDOM_POOL bytes, because each
+   * getRandomValues call costs microseconds; every byte handed out is zeroed in the pool at once, so a
+   * byte is never used twice. Large requests go to getRandomValues directly.
+   */
   fillRandom(pointer, length) {
+    if (length <= RANDOM_POOL_SMALL) {
+      if (this.randomOffset + length > RANDOM_POOL) {
+        globalThis.crypto.getRandomValues(this.randomPool);
+        this.randomOffset = 0;
+      }
+      const bytes = this.randomPool.subarray(this.randomOffset, this.randomOffset + length);
+      new Uint8Array(this.memory.buffer, pointer, length).set(bytes);
+      bytes.fill(0);
+      this.randomOffset += length;
+      return;
+    }
     for (let offset = 0; offset < length; offset += RANDOM_CHUNK) {
       const chunk = Math.min(RANDOM_CHUNK, length - offset);
       globalThis.crypto.getRandomValues(new Uint8Array(this.memory.buffer, pointer + offset, chunk));
