@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz/fuzz_<target>.cpp, clang with -fsanitize=fuzzer,address,undefined,
 # into build/fuzz) and runs each of them for N seconds, one after the other.
-#   scripts/fuzz.sh [--seconds N] [target ...]     (npm run fuzz -- --seconds N)
+#   scripts/fuzz.sh [--seconds N] [target ...]     (npm run fuzz -- --seconds N; SEALPOST_FUZZ_BUILD=dir)
 # Every run starts from a scratch copy of tests/fuzz/corpus/<target>/ and tests/fuzz/regressions/<target>/
 # (the checked-in corpus is never written to), with tests/fuzz/<target>.dict when it exists. Crashing inputs
 # are kept in build/fuzz-artifacts/<target>/. Prints the executions per target (libFuzzer's "Done N runs")
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
 done
 case "$seconds" in ''|*[!0-9]*|0) echo "fuzz: --seconds needs a positive whole number" >&2; exit 2 ;; esac
 
-build=build/fuzz
+build=${SEALPOST_FUZZ_BUILD:-build/fuzz}  # another folder keeps a long run apart from iterative builds
 if [ ! -f "$build/CMakeCache.txt" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DSEALPOST_FUZZ=ON -DSEALPOST_BUILD_TESTS=OFF >/dev/null

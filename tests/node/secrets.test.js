@@ -5,7 +5,10 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
+import { IDBFactory } from 'fake-indexeddb';
+
 import { createCore, KeyKind } from '../../js/wasm.js';
+import { WebCryptoKeyStore } from '../../js/keystore.js';
 
 const place = { database: 'sealpost', queue: 'notes', id: 'entry-1' };
 const WINDOW = 8; // any 8 bytes of a secret in a row count as a copy of it
@@ -120,4 +123,114 @@ test('random bytes handed to JS are not left in Wasm memory', async () => {
   const core = await createCore();
   const bytes = core.randomBytes(64);
   assert.deepEqual(findCopies(core, bytes), []);
+});
+
+// ---------------------------------------------------------------- at rest (IndexedDB)
+
+function idbRequest(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/**
+ * Everything an IDBFactory holds: every database, every object store, every key and value, walked down
+ * to its leaves. Byte leaves (typed arrays, ArrayBuffers, DataViews) come back as Uint8Arrays, strings as
+ * strings, CryptoKeys as themselves.
+ * @param {IDBFactory} factory
+ */
+async function dumpIndexedDB(factory) {
+  const leaves = { bytes: [], strings: [], cryptoKeys: [], databases: [] };
+  const seen = new Set();
+  const walk = (value) => {
+    if (value === null || value === undefined) return;
+    if (typeof value === 'string') { leaves.strings.push(value); return; }
+    if (typeof value !== 'object') return;
+    if (seen.has(value)) return;
+    seen.add(value);
+    if (value instanceof CryptoKey) { leaves.cryptoKeys.push(value); return; }
+    if (value instanceof ArrayBuffer) { leaves.bytes.push(new Uint8Array(value)); return; }
+    if (ArrayBuffer.isView(value)) {
+      leaves.bytes.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      return;
+    }
+    if (value instanceof Blob) throw new Error('a Blob in IndexedDB: read it before scanning');
+    const entries = value instanceof Map ? [...value.entries()].flat()
+      : value instanceof Set ? [...value] : Object.values(value);
+    for (const v of entries) walk(v);
+  };
+  for (const { name } of await factory.databases()) {
+    leaves.databases.push(name);
+    const db = await idbRequest(factory.open(name));
+    for (const storeName of db.objectStoreNames) {
+      const store = db.transaction(storeName).objectStore(storeName);
+      walk(await idbRequest(store.getAllKeys()));
+      walk(await idbRequest(store.getAll()));
+    }
+    db.close();
+  }
+  return leaves;
+}
+
+/** Where any 8-byte run of `secret`, or its hex or base64/base64url text, appears in a dump. */
+function findInDump(dump, secret) {
+  const hits = [];
+  for (const [i, bytes] of dump.bytes.entries()) {
+    const memory = { memory: { buffer: bytes.buffer } };
+    // findCopies scans a whole buffer; a view's buffer may hold more than the view, which is fine here.
+    if (findCopies(/** @type {any} */ (memory), secret).length) hits.push(`bytes #${i}`);
+  }
+  const texts = [Buffer.from(secret).toString('hex'), Buffer.from(secret).toString('base64url'),
+    Buffer.from(secret).toString('base64')];
+  for (const [i, text] of dump.strings.entries()) {
+    const lower = text.toLowerCase();
+    for (const form of texts) {
+      // Any 12-character piece of an encoding (9 bytes of base64, 6 of hex) counts.
+      for (let at = 0; at + 12 <= form.length; at += 4) {
+        const piece = form.slice(at, at + 12);
+        if (text.includes(piece) || lower.includes(piece.toLowerCase()) && /^[0-9a-f]+$/.test(piece)) {
+          hits.push(`string #${i}`);
+        }
+      }
+    }
+  }
+  return hits;
+}
+
+test('keys stored through the key store are never in IndexedDB unwrapped; the wrapping key stays inside WebCrypto', async () => {
+  const indexedDB = new IDBFactory();
+  const core = await createCore();
+  const keyStore = await WebCryptoKeyStore.open({ indexedDB });
+  const raw = [];
+  for (const [name, kind] of Object.entries(KeyKind)) {
+    const handle = core.generateKey(kind);
+    const bytes = core.exportKey(handle);
+    raw.push(bytes.slice());
+    await keyStore.store(`${name}:${Buffer.from(core.keyId(handle)).toString('hex')}`, bytes);
+    bytes.fill(0);
+    core.releaseKey(handle);
+  }
+  const dump = await dumpIndexedDB(indexedDB);
+  assert.deepEqual(dump.databases, ['sealpost-keys']);
+  assert.ok(dump.bytes.length >= 6, 'the wrapped keys and their ivs are in the dump');
+  // The check can fail: a raw key put in a row is found.
+  assert.ok(findInDump({ bytes: [raw[1].slice()], strings: [Buffer.from(raw[2]).toString('base64url')] }, raw[1])
+    .length > 0);
+  assert.ok(findInDump({ bytes: [], strings: [`x${Buffer.from(raw[2]).toString('base64url')}`] }, raw[2]).length > 0);
+  for (const bytes of raw) {
+    assert.deepEqual(findInDump(dump, bytes), [], 'a raw key in IndexedDB');
+    assert.deepEqual(findInDump(dump, bytes.subarray(0, 32)), [], 'a secret key half in IndexedDB');
+  }
+  assert.equal(dump.cryptoKeys.length, 1);
+  for (const wrapping of dump.cryptoKeys) {
+    assert.equal(wrapping.extractable, false);
+    assert.equal(wrapping.algorithm.name, 'AES-GCM');
+    await assert.rejects(globalThis.crypto.subtle.exportKey('raw', wrapping));
+    await assert.rejects(globalThis.crypto.subtle.exportKey('jwk', wrapping));
+  }
+  // What was stored still loads, so the scan looked at real wrapped keys.
+  const purposes = await keyStore.purposes();
+  assert.equal(purposes.length, 3);
+  keyStore.close();
 });
