@@ -7,6 +7,8 @@
 //   - an accepted key exports as the same bytes, is named by the id of its public half (box, sign) or by
 //     its keyed id (symmetric), and is gone after release;
 //   - key ids of arbitrary bytes and record key ids of arbitrary records never read out of bounds.
+#include <sodium.h>
+
 #include <cstring>
 
 #include "core/key_id.hpp"
@@ -54,6 +56,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const ByteView pk = ring.public_key(handle);
     FUZZ_CHECK(pk.size() == 32 && std::memcmp(pk.data(), bytes.data() + 32, 32) == 0);
     FUZZ_CHECK(id == public_key_id(pk));
+    // Accepted only because the public half is the one the secret half derives.
+    std::uint8_t derived[32];
+    if (key_kind == KeyKind::box) {
+      FUZZ_CHECK(crypto_scalarmult_base(derived, bytes.data()) == 0);
+    } else {
+      std::uint8_t sk[64];
+      FUZZ_CHECK(crypto_sign_seed_keypair(derived, sk, bytes.data()) == 0);
+      sodium_memzero(sk, sizeof sk);
+    }
+    FUZZ_CHECK(std::memcmp(derived, pk.data(), 32) == 0);
   }
   FUZZ_CHECK(ring.release(handle));
   FUZZ_CHECK(!ring.release(handle));

@@ -5,6 +5,7 @@
 
 #include "core/base64url.hpp"
 #include "core/key_id.hpp"
+#include "core/keyring.hpp"
 #include "core/record.hpp"
 #include "core/sodium_init.hpp"
 
@@ -68,6 +69,23 @@ TEST(BadInput, RecordOpenZeroesTheOutputOnEveryFailure) {
   out.assign(out.size(), 0xa5);
   EXPECT_EQ(s.open_with(s.key, s.sealed, out), Status::ok);
   EXPECT_EQ(out, s.plaintext);
+}
+
+// A stored sign key (seed ‖ public key) whose public half was changed would verify nothing it signs.
+TEST(BadInput, SignKeyWithAForeignPublicHalfIsRefused) {
+  ASSERT_TRUE(ensure_sodium());
+  Keyring ring;
+  const int handle = ring.generate(KeyKind::sign);
+  ASSERT_GT(handle, 0);
+  const ByteView key = ring.find(handle, KeyKind::sign)->view();
+  Bytes copy(key.begin(), key.end());
+  EXPECT_GT(ring.import(KeyKind::sign, copy), 0);
+  copy[63] ^= 0x80;
+  EXPECT_EQ(ring.import(KeyKind::sign, copy), -to_int(Status::invalid_argument));
+  copy[63] ^= 0x80;
+  copy[0] ^= 1;  // another seed, same public half
+  EXPECT_EQ(ring.import(KeyKind::sign, copy), -to_int(Status::invalid_argument));
+  EXPECT_EQ(ring.size(), 2u);
 }
 
 }  // namespace
