@@ -58,6 +58,18 @@ for (const seed of [1, 2, 3]) {
 }
 records.forEach((v, k) => add('key_import', `record-${k}`, concat(Uint8Array.of(0), unhex(v.sealed))));
 
+// push_message: message bodies (JSON text) of tests/vectors/push.json, and a few shapes around the limits.
+const push = JSON.parse(readFileSync(new URL('tests/vectors/push.json', root), 'utf8'));
+push.valid.forEach((v, k) => add('push_message', `vector-${k}`, utf8(Buffer.from(v.body, 'hex').toString('utf8').trimEnd())));
+const message = { id: 'm-1', iat: 1700000000, ttl: 3600, title: 'Hello', body: 'Text', tag: 't', icon: '/i.png',
+  badge: '/b.png', image: '/m.png', category: 'chat', url: '/notes/1?x=1#y', silent: false, requireInteraction: true,
+  renotify: true, actions: [{ action: 'open', title: 'Open', icon: '/o.png' }, { action: 'no', title: 'Dismiss' }],
+  data: { nested: [1, 'two', null, { three: 3.5 }] }, unknown: 'dropped' };
+add('push_message', 'full', utf8(JSON.stringify(message)));
+add('push_message', 'foreign-url', utf8(JSON.stringify({ ...message, url: '//evil.example/x' })));
+add('push_message', 'three-actions', utf8(JSON.stringify({ ...message, actions: [...message.actions, message.actions[0]] })));
+add('push_message', 'wrong-types', utf8('{"id":7,"iat":"now","title":["x"],"ttl":0}'));
+
 for (const [target, files] of Object.entries(corpora)) {
   const dir = new URL(`tests/fuzz/corpus/${target}/`, root);
   mkdirSync(dir, { recursive: true });
