@@ -234,3 +234,80 @@ test('keys stored through the key store are never in IndexedDB unwrapped; the wr
   assert.equal(purposes.length, 3);
   keyStore.close();
 });
+
+// ---------------------------------------------------------------- sealed push
+
+test('sealing and opening a push message leaves neither keys nor message text in Wasm memory', async () => {
+  const core = await createCore();
+  const device = core.generateKey(KeyKind.box);
+  const signer = core.generateKey(KeyKind.sign);
+  const deviceKey = core.exportKey(device);
+  const signerKey = core.exportKey(signer);
+  const devicePublic = core.publicKey(device);
+  const signerPublic = core.publicKey(signer);
+  // Random printable text, so that no 8-byte run of it is in memory by chance.
+  const text = (n) => Buffer.from(randomBytes(n)).toString('base64url').slice(0, n);
+  const title = text(100);
+  const body = text(1500);
+  const now = 1_700_000_000;
+  const envelope = core.sealPush(devicePublic, signer, JSON.stringify({ title, body, data: { note: body.slice(0, 40) } }),
+    now, 3000);
+  const opened = core.openPush([device], [signerPublic], envelope, now, 300);
+  assert.equal(opened.message.title, title);
+  assert.equal(opened.message.body, body);
+  core.releaseKey(device);
+  core.releaseKey(signer);
+  assert.deepEqual(findCopies(core, deviceKey.subarray(0, 32)), [], 'device secret key left in Wasm memory');
+  assert.deepEqual(findCopies(core, signerKey.subarray(0, 32)), [], 'signer seed left in Wasm memory');
+  assert.deepEqual(findCopies(core, new TextEncoder().encode(title)), [], 'message title left in Wasm memory');
+  assert.deepEqual(findCopies(core, new TextEncoder().encode(body)), [], 'message body left in Wasm memory');
+});
+
+// The exports that handle secrets zero kStackWipeBytes (src/core/stack_wipe.hpp) of stack below their own
+// frame when they return. If a call ever used more stack than that, what lies deeper would stay. This test
+// fills the free stack with a pattern, makes each call, and then requires every byte below the export's
+// own frame (its top FRAME bytes) to be zero or untouched pattern.
+const FRAME = 1024;
+
+test('every secret-handling call leaves the stack below its own frame zeroed', async () => {
+  const core = await createCore();
+  const sp = core.exports.stackSave();
+  const span = 64 * 1024;
+  const leftovers = (fn) => {
+    core.heap().fill(0xab, sp - span, sp);
+    fn();
+    const heap = core.heap();
+    const dirty = [];
+    let deepest = sp;
+    for (let at = sp - FRAME - 1; at >= sp - span; at -= 1) {
+      if (heap[at] !== 0xab) deepest = at;
+      if (heap[at] !== 0 && heap[at] !== 0xab) dirty.push(sp - at);
+    }
+    return { dirty, depth: sp - deepest };
+  };
+  const place = { database: 'd'.repeat(300), queue: 'q', id: 'i' };
+  const sym = core.generateKey(KeyKind.symmetric);
+  const device = core.generateKey(KeyKind.box);
+  const signer = core.generateKey(KeyKind.sign);
+  const plaintext = secret(100_000);
+  let sealed;
+  let envelope;
+  const message = JSON.stringify({ title: 't'.repeat(256), body: 'b'.repeat(2000), tag: 'x', renotify: true,
+    actions: [{ action: 'a', title: 'A' }, { action: 'b', title: 'B', icon: '/i' }], data: { deep: [[[[{ a: 1 }]]]] } });
+  const calls = {
+    generateKey: () => core.releaseKey(core.generateKey(KeyKind.sign)),
+    importKey: () => core.releaseKey(core.importKey(KeyKind.box, core.exportKey(device))),
+    keyId: () => core.keyId(sym),
+    sealRecord: () => { sealed = core.sealRecord(sym, place, plaintext); },
+    openRecord: () => core.openRecord(sym, place, sealed),
+    sealPush: () => { envelope = core.sealPush(core.publicKey(device), signer, message, 1.7e9, 3993); },
+    openPush: () => core.openPush([device], [core.publicKey(signer)], envelope, 1.7e9, 300),
+    openPushText: () => core.openPush([device], [core.publicKey(signer)],
+      new TextEncoder().encode(Buffer.from(envelope).toString('base64url')), 1.7e9, 300),
+  };
+  for (const [name, fn] of Object.entries(calls)) {
+    const { dirty, depth } = leftovers(fn);
+    assert.ok(depth > FRAME, `${name}: the check saw no stack use below the export's frame`);
+    assert.deepEqual(dirty.slice(0, 8), [], `${name} left ${dirty.length} bytes on the stack (at these depths)`);
+  }
+});
