@@ -7,9 +7,7 @@ import { ready as readyCore } from './wasm.js';
 export { SealpostError } from './errors.js';
 export { toBase64url, fromBase64url } from './base64url.js';
 // outbox
-export { Outbox } from './outbox.js';
 // push
-export { PushReceiver } from './push.js';
 
 /**
  * Loads and compiles sealpost.wasm once for this worker (or page, or process) and resolves when it can

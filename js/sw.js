@@ -16,7 +16,9 @@
  *
  * Events (ids, states, codes and counts, never plaintext) go to BroadcastChannel('sealpost').
  */
-import { Outbox, PushReceiver, SealpostError, ready, fromBase64url } from './index.js';
+import * as sealpost from './index.js';
+import { SealpostError } from './errors.js';
+import { fromBase64url } from './base64url.js';
 import { openDatabase, request, transaction } from './idb.js';
 
 const CHANNEL = 'sealpost';
@@ -69,7 +71,7 @@ function positive(value, name) {
 }
 
 /** @param {RouteMatch | undefined} match @returns {(request: Request) => boolean} */
-function matcher(match, name) {
+function matcher(match, name, scopeOrigin) {
   if (match === undefined || match === null) return () => false;
   if (typeof match === 'function') return match;
   if (typeof match !== 'object') throw invalid(`outboxes[${name}].match must be an object or a function`);
@@ -78,13 +80,13 @@ function matcher(match, name) {
   return (request) => {
     if (method && request.method !== method) return false;
     const url = new URL(request.url);
-    if (url.origin !== (origin ?? globalThis.location?.origin)) return false;
+    if (url.origin !== (origin ?? scopeOrigin)) return false;
     if (pathname instanceof RegExp) return pathname.test(url.pathname);
     return pathname === undefined || url.pathname === pathname;
   };
 }
 
-function normalize(config) {
+function normalize(config, scopeOrigin) {
   if (!config || typeof config !== 'object') throw invalid('config must be an object');
   const settings = { ...DEFAULTS };
   for (const key of Object.keys(DEFAULTS)) {
@@ -101,7 +103,7 @@ function normalize(config) {
     }
     return {
       name,
-      matches: matcher(match, name),
+      matches: matcher(match, name, scopeOrigin),
       queueOnStatus,
       idempotencyHeader: options.idempotencyHeader === undefined ? 'Idempotency-Key' : options.idempotencyHeader,
       options,
@@ -165,6 +167,18 @@ class WakeupLimiter {
     this.prune(Date.now());
     return { lastMinute: this.times.length, limit: this.limit, bySource: { ...this.bySource }, throttled: this.throttled };
   }
+}
+
+/**
+ * The Outbox and PushReceiver classes of this build, looked up when first needed (a namespace import, so a
+ * build without one of them still loads and reports it clearly when it is used).
+ */
+function component(name) {
+  const value = sealpost[name];
+  if (typeof value !== 'function') {
+    throw new SealpostError('closed', `this build of sealpost has no ${name}`);
+  }
+  return value;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -238,14 +252,14 @@ function notificationFor(message) {
  *   deliver: (envelope: Uint8Array | ArrayBuffer | string) => Promise<object>}}
  */
 export function installSealpost(self, config) {
-  const settings = normalize(config);
+  const settings = normalize(config, self.location.origin);
   const limiter = new WakeupLimiter(settings.maxWakeupsPerMinute);
   const factory = () => settings.indexedDB ?? self.indexedDB;
   let channel = null;
   let started = false;
-  /** @type {Promise<Map<string, Outbox>> | null} */
+  /** @type {Promise<Map<string, any>> | null} */
   let outboxesLoading = null;
-  /** @type {Promise<PushReceiver> | null} */
+  /** @type {Promise<any> | null} */
   let receiverLoading = null;
   /** @type {Promise<IDBDatabase> | null} */
   let stateLoading = null;
@@ -255,7 +269,10 @@ export function installSealpost(self, config) {
 
   function broadcast(event) {
     try {
-      channel ??= new BroadcastChannel(CHANNEL);
+      if (!channel) {
+        channel = new BroadcastChannel(CHANNEL);
+        channel.unref?.(); // Node: an open channel must not keep the process alive
+      }
       channel.postMessage({ source: 'sealpost', at: Date.now(), ...event });
     } catch {
       // No BroadcastChannel (or it is closing): events are a convenience, never a requirement.
@@ -293,7 +310,7 @@ export function installSealpost(self, config) {
   };
 
   function loadModule() {
-    return ready({ wasmUrl: settings.wasmUrl });
+    return sealpost.ready({ wasmUrl: settings.wasmUrl });
   }
 
   function outboxes() {
@@ -301,7 +318,7 @@ export function installSealpost(self, config) {
       await loadModule();
       const map = new Map();
       for (const spec of settings.outboxes) {
-        const outbox = await Outbox.open({ wasmUrl: settings.wasmUrl, ...spec.options, name: spec.name });
+        const outbox = await component('Outbox').open({ wasmUrl: settings.wasmUrl, ...spec.options, name: spec.name });
         for (const type of ['enqueued', 'sent', 'retry-scheduled', 'dead-lettered', 'drained']) {
           outbox.addEventListener(type, (event) => broadcast({ ...safeDetail(event.detail), type, queue: spec.name }));
         }
@@ -320,7 +337,7 @@ export function installSealpost(self, config) {
     receiverLoading ??= (async () => {
       await loadModule();
       const { fallback, onMessage, feedback, ...options } = settings.push;
-      return PushReceiver.open({ wasmUrl: settings.wasmUrl, ...options });
+      return component('PushReceiver').open({ wasmUrl: settings.wasmUrl, ...options });
     })().catch((error) => {
       receiverLoading = null;
       throw error;
@@ -495,7 +512,7 @@ export function installSealpost(self, config) {
     let response = null;
     let reason;
     try {
-      response = await fetch(request, { signal: controller.signal });
+      response = await self.fetch(request, { signal: controller.signal });
       if (!route.queueOnStatus.includes(response.status)) return response;
       reason = `http-${response.status}`;
     } catch (error) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds sealpost: the native core and its tests (build/native), the Wasm module (dist/sealpost.wasm)
-# and the classic-worker bundle (dist/sealpost.classic.js). Incremental; runs setup first.
+# and the classic-worker bundles (dist/sealpost.classic.js, dist/sealpost-sw.classic.js). Incremental; runs setup first.
 #   scripts/build.sh              everything
 #   scripts/build.sh --if-needed  only what the demo needs (Wasm module and bundle), skipping native tests
 set -euo pipefail
@@ -21,6 +21,9 @@ test -f dist/sealpost.wasm || { echo "build: dist/sealpost.wasm was not produced
 # The classic (importScripts) build: one IIFE that defines self.sealpost.
 npx esbuild js/classic.js --bundle --format=iife --target=es2020 --log-level=warning \
   --log-override:empty-import-meta=silent --outfile=dist/sealpost.classic.js
+# The classic service-worker build: self.sealpost.installSealpost and the main entry, for importScripts.
+npx esbuild js/sw-classic.js --bundle --format=iife --target=es2020 --log-level=warning \
+  --log-override:empty-import-meta=silent --outfile=dist/sealpost-sw.classic.js
 
 if [ "${1:-}" = "--if-needed" ]; then exit 0; fi
 
