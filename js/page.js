@@ -117,7 +117,7 @@ export class SealpostConnection extends EventTarget {
 
   flushQuietly(reason) {
     this.flush().then(
-      (summary) => this.deliverEvent({ source: 'sealpost', type: 'page-flush', reason, ...summary }),
+      (summary) => this.deliverEvent({ ...summary, source: 'sealpost', type: 'page-flush', reason }),
       () => {},
     );
   }

@@ -273,7 +273,7 @@ export function installSealpost(self, config) {
         channel = new BroadcastChannel(CHANNEL);
         channel.unref?.(); // Node: an open channel must not keep the process alive
       }
-      channel.postMessage({ source: 'sealpost', at: Date.now(), ...event });
+      channel.postMessage({ ...event, source: 'sealpost', at: Date.now() });
     } catch {
       // No BroadcastChannel (or it is closing): events are a convenience, never a requirement.
     }
@@ -415,7 +415,7 @@ export function installSealpost(self, config) {
     const total = { sent: 0, retrying: 0, dead: 0, remaining: 0, nextAttemptAt: null, queues: {} };
     if (names.length === 0) return total;
     if (!limiter.take(source)) {
-      broadcast({ type: 'throttled', source, nextSlotAt: limiter.nextSlotAt() });
+      broadcast({ type: 'throttled', trigger: source, nextSlotAt: limiter.nextSlotAt() });
       return { ...total, throttled: true, nextSlotAt: limiter.nextSlotAt() };
     }
     const deadline = Date.now() + budgetMs;
@@ -430,7 +430,7 @@ export function installSealpost(self, config) {
       if (next !== null && (total.nextAttemptAt === null || next < total.nextAttemptAt)) total.nextAttemptAt = next;
       if (source !== 'sync' && (summary.remaining ?? 0) > 0) await registerSync(name);
     }
-    broadcast({ type: 'flushed', source, sent: total.sent, retrying: total.retrying, dead: total.dead,
+    broadcast({ type: 'flushed', trigger: source, sent: total.sent, retrying: total.retrying, dead: total.dead,
       remaining: total.remaining, nextAttemptAt: total.nextAttemptAt });
     return total;
   }
@@ -471,7 +471,7 @@ export function installSealpost(self, config) {
     started = true;
     if (settings.outboxes.length === 0) return;
     event.waitUntil(flushAll(`start:${source}`, settings.startupBudgetMs).catch((error) => {
-      broadcast({ type: 'flush-failed', source: `start:${source}`, ...errorInfo(error) });
+      broadcast({ type: 'flush-failed', trigger: `start:${source}`, ...errorInfo(error) });
     }));
   }
 
@@ -552,7 +552,7 @@ export function installSealpost(self, config) {
     if (!event.tag.startsWith('sealpost')) return;
     started = true;
     event.waitUntil(flushAll('periodicsync', settings.syncBudgetMs).catch((error) => {
-      broadcast({ type: 'flush-failed', source: 'periodicsync', ...errorInfo(error) });
+      broadcast({ type: 'flush-failed', trigger: 'periodicsync', ...errorInfo(error) });
     }));
   });
 
