@@ -8,6 +8,7 @@ export { SealpostError } from './errors.js';
 export { toBase64url, fromBase64url } from './base64url.js';
 // outbox
 // push
+export { PushReceiver } from './push.js';
 
 /**
  * Loads and compiles sealpost.wasm once for this worker (or page, or process) and resolves when it can

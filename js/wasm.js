@@ -20,6 +20,9 @@ export const KeyKind = Object.freeze({ symmetric: 1, box: 2, sign: 3 });
 const KEY_ID_BYTES = 8;
 const RECORD_OVERHEAD = 49;
 const RANDOM_CHUNK = 65536; // crypto.getRandomValues' per-call limit
+const RANDOM_POOL = 4096;
+const SCRATCH_BYTES = 16384;
+const RANDOM_POOL_SMALL = 64;
 const encoder = new TextEncoder();
 
 /** @type {Map<string, Promise<WebAssembly.Module>>} */
@@ -41,7 +44,15 @@ function resolveUrl(wasmUrl) {
   return new URL(String(wasmUrl), globalThis.location?.href ?? import.meta.url);
 }
 
+// The smallest module using a Wasm SIMD instruction (v128.const): sealpost.wasm needs SIMD for ChaCha20.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8,
+  0, 65, 0, 253, 15, 253, 98, 11]);
+
 function loadFailed(message, cause) {
+  if (cause instanceof WebAssembly.CompileError && !WebAssembly.validate(SIMD_PROBE)) {
+    message += ' (this engine lacks WebAssembly SIMD, which sealpost needs: Chrome/Edge 91+, Firefox 89+, ' +
+      'Safari 16.4+, Node 16.4+)';
+  }
   return new SealpostError('wasm-load-failed', message, { cause });
 }
 
@@ -134,18 +145,29 @@ function requireText(value, name) {
 
 /**
  * One call's allocations in Wasm memory; release() zero-fills the secret ones and frees them all.
+ * Small allocations come from a scratch area the instance keeps (a bump pointer, no malloc/free per
+ * call); a nested call, or one that needs more than the scratch area, falls back to malloc.
  */
 class Frame {
   constructor(core) {
     this.core = core;
-    /** @type {Array<[number, number, boolean]>} */
+    /** @type {Array<[number, number, boolean, boolean]>} pointer, size, secret, from malloc */
     this.allocations = [];
+    this.scratch = core.claimScratch();
+    this.top = 0;
   }
 
   alloc(size, secret = false) {
-    const pointer = this.core.malloc(Math.max(size, 1));
+    const bytes = Math.max(size, 1);
+    if (this.scratch && this.top + bytes <= SCRATCH_BYTES) {
+      const pointer = this.scratch + this.top;
+      this.top = (this.top + bytes + 7) & ~7;
+      this.allocations.push([pointer, size, secret, false]);
+      return pointer;
+    }
+    const pointer = this.core.malloc(bytes);
     if (!pointer) throw new SealpostError('out-of-memory', `could not allocate ${size} bytes in Wasm memory`);
-    this.allocations.push([pointer, size, secret]);
+    this.allocations.push([pointer, size, secret, true]);
     return pointer;
   }
 
@@ -155,9 +177,12 @@ class Frame {
     return pointer;
   }
 
+  /** UTF-8 text written straight into Wasm memory: [pointer, byte length]. */
   putText(text) {
-    const bytes = encoder.encode(text);
-    return [this.put(bytes), bytes.length];
+    const capacity = text.length * 3; // UTF-8 needs at most 3 bytes per UTF-16 unit
+    const pointer = this.alloc(capacity);
+    const { written } = encoder.encodeInto(text, this.core.heap().subarray(pointer, pointer + capacity));
+    return [pointer, written];
   }
 
   u32(pointer) {
@@ -169,11 +194,14 @@ class Frame {
   }
 
   release() {
-    for (const [pointer, size, secret] of this.allocations.reverse()) {
-      if (secret) this.core.heap().fill(0, pointer, pointer + size);
-      this.core.free(pointer);
+    const heap = this.core.heap();
+    for (const [pointer, size, secret, malloced] of this.allocations.reverse()) {
+      if (secret) heap.fill(0, pointer, pointer + size);
+      if (malloced) this.core.free(pointer);
     }
     this.allocations = [];
+    if (this.scratch) this.core.releaseScratch();
+    this.scratch = 0;
   }
 }
 
@@ -212,6 +240,25 @@ export class WasmCore {
     this.exports = null;
     this.memory = null;
     this.broken = false;
+    this.randomPool = new Uint8Array(RANDOM_POOL);
+    this.randomOffset = RANDOM_POOL; // empty: the first request fills it
+    this.scratch = 0;
+    this.scratchBusy = false;
+  }
+
+  /** The scratch area for one Frame at a time, or 0 when it is taken (a nested call) or unavailable. */
+  claimScratch() {
+    if (this.scratchBusy) return 0;
+    if (!this.scratch) {
+      this.scratch = this.exports.malloc(SCRATCH_BYTES);
+      if (!this.scratch) return 0;
+    }
+    this.scratchBusy = true;
+    return this.scratch;
+  }
+
+  releaseScratch() {
+    this.scratchBusy = false;
   }
 
   attach(instance) {
@@ -233,7 +280,24 @@ export class WasmCore {
     this.exports.free(pointer);
   }
 
+  /**
+   * Fills Wasm memory with random bytes for libsodium's randombytes. Small requests (nonces, keys) are
+   * served from a pool refilled by one getRandomValues call per RANDOM_POOL bytes, because each
+   * getRandomValues call costs microseconds; every byte handed out is zeroed in the pool at once, so a
+   * byte is never used twice. Large requests go to getRandomValues directly.
+   */
   fillRandom(pointer, length) {
+    if (length <= RANDOM_POOL_SMALL) {
+      if (this.randomOffset + length > RANDOM_POOL) {
+        globalThis.crypto.getRandomValues(this.randomPool);
+        this.randomOffset = 0;
+      }
+      const bytes = this.randomPool.subarray(this.randomOffset, this.randomOffset + length);
+      new Uint8Array(this.memory.buffer, pointer, length).set(bytes);
+      bytes.fill(0);
+      this.randomOffset += length;
+      return;
+    }
     for (let offset = 0; offset < length; offset += RANDOM_CHUNK) {
       const chunk = Math.min(RANDOM_CHUNK, length - offset);
       globalThis.crypto.getRandomValues(new Uint8Array(this.memory.buffer, pointer + offset, chunk));
@@ -394,4 +458,114 @@ export class WasmCore {
 
   // ---------------------------------------------------------------- push (envelopes, message validation)
   // Methods for js/push.js and js/server.js go here.
+
+  /**
+   * A WasmCore instantiated synchronously, for sealpost/server in Node (where sealing is a plain call).
+   * Same imports as instantiate().
+   * @param {WebAssembly.Module} module
+   * @returns {WasmCore}
+   */
+  static instantiateSync(module) {
+    const core = new WasmCore();
+    const imports = {
+      env: {
+        sealpost_random_fill: (pointer, length) => core.fillRandom(pointer, length),
+        emscripten_notify_memory_growth: () => {},
+      },
+      wasi_snapshot_preview1: {
+        proc_exit: (code) => {
+          core.broken = true;
+          throw new SealpostError('crypto-failure', `sealpost.wasm aborted (exit ${code})`);
+        },
+      },
+    };
+    let instance;
+    try {
+      instance = new WebAssembly.Instance(module, imports);
+    } catch (e) {
+      throw loadFailed(`sealpost.wasm could not be instantiated: ${e.message}`, e);
+    }
+    core.attach(instance);
+    return core;
+  }
+
+  /**
+   * Opens a sealed push envelope (src/core/push.hpp): every check of DESIGN.md except `replayed`, which
+   * the caller decides from `id` and `expiresAt` against its seen-id store.
+   * @param {number[]} recipients  box key handles that may open it (current key first)
+   * @param {Uint8Array[]} trustedSigners  Ed25519 public keys (32 bytes); empty: signatures not required
+   * @param {Uint8Array} input  the envelope's bytes, or the UTF-8 bytes of its base64url text
+   * @param {number} nowSeconds  Unix seconds
+   * @param {number} maxSkewSeconds  how far in the future `iat` may be
+   * @returns {{message: Record<string, unknown>, id: string, iat: number, expiresAt: number,
+   *   keyId: string, signer: string | null}}
+   */
+  openPush(recipients, trustedSigners, input, nowSeconds, maxSkewSeconds) {
+    const bytes = requireBytes(input, 'envelope');
+    const signers = new Uint8Array(trustedSigners.length * 32);
+    trustedSigners.forEach((key, i) => {
+      const pk = requireBytes(key, 'trusted signer');
+      if (pk.length !== 32) throw new SealpostError('invalid-argument', 'a trusted signer key must be 32 bytes');
+      signers.set(pk, i * 32);
+    });
+    let capacity = bytes.length + 1024;
+    for (;;) {
+      const result = this.call((f, x) => {
+        const handles = f.alloc(recipients.length * 4);
+        const view = new DataView(this.memory.buffer);
+        recipients.forEach((handle, i) => view.setInt32(handles + i * 4, handle, true));
+        const signersPointer = f.put(signers);
+        const inputPointer = f.put(bytes);
+        const out = f.alloc(capacity, true);
+        const outLen = f.alloc(4);
+        const rc = x.sp_push_open(handles, recipients.length, signersPointer, signers.length, inputPointer,
+          bytes.length, nowSeconds, maxSkewSeconds, out, capacity, outLen);
+        if (rc === 2) return { retry: f.u32(outLen) };
+        check(rc, 'openPush');
+        const text = f.read(out, f.u32(outLen));
+        try {
+          return { value: JSON.parse(new TextDecoder().decode(text)) };
+        } finally {
+          text.fill(0);
+        }
+      });
+      if (result.retry === undefined) return result.value;
+      capacity = result.retry;
+    }
+  }
+
+  /**
+   * Seals a message for one device (src/core/push.hpp): fills `id` and `iat` when absent, pads, signs with
+   * `signer` (a sign key handle, or 0 for none) and refuses envelopes over `maxEnvelopeBytes` with
+   * SealpostError 'too-large' carrying `size` and `maxEnvelopeBytes`.
+   * @param {Uint8Array} recipientPublicKey  X25519, 32 bytes
+   * @param {number} signer
+   * @param {string} messageJson  a JSON object
+   * @param {number} nowSeconds  Unix seconds
+   * @param {number} maxEnvelopeBytes
+   * @returns {Uint8Array}
+   */
+  sealPush(recipientPublicKey, signer, messageJson, nowSeconds, maxEnvelopeBytes) {
+    const pk = requireBytes(recipientPublicKey, 'recipientPublicKey');
+    const message = requireText(messageJson, 'message');
+    return this.call((f, x) => {
+      const pkPointer = f.put(pk);
+      const [text, textLen] = f.putText(message);
+      const capacity = 4096;
+      const out = f.alloc(capacity);
+      const outLen = f.alloc(4);
+      const rc = x.sp_push_seal(pkPointer, pk.length, signer, text, textLen, nowSeconds, maxEnvelopeBytes,
+        out, capacity, outLen);
+      // The message text is plaintext: wipe it from the frame before it is reused.
+      this.heap().fill(0, text, text + textLen);
+      if (rc === 20) {
+        const size = f.u32(outLen);
+        throw new SealpostError('too-large',
+          `the sealed envelope would be ${size} bytes, over the maximum of ${maxEnvelopeBytes}`,
+          { status: rc, size, maxEnvelopeBytes });
+      }
+      check(rc, 'sealPush');
+      return f.read(out, f.u32(outLen));
+    });
+  }
 }

@@ -5,6 +5,10 @@
 #include "core/sodium_init.hpp"
 
 namespace sealpost {
+namespace {
+// The X25519 base point u = 9, little-endian.
+constexpr std::uint8_t kX25519BasePoint[crypto_scalarmult_BYTES] = {9};
+}  // namespace
 
 std::size_t key_size(KeyKind kind) {
   switch (kind) {
@@ -39,7 +43,12 @@ int Keyring::generate(KeyKind kind) {
       randombytes_buf(bytes.data(), bytes.size());
       break;
     case KeyKind::box:
-      crypto_box_keypair(bytes.data() + crypto_box_SECRETKEYBYTES, bytes.data());
+      // X25519(sk, 9) with the Montgomery ladder, the same key pair crypto_box_keypair() makes, without
+      // reaching libsodium's Ed25519 base-point table (30 KB of Wasm data a worker never needs).
+      randombytes_buf(bytes.data(), crypto_box_SECRETKEYBYTES);
+      if (crypto_scalarmult(bytes.data() + crypto_box_SECRETKEYBYTES, bytes.data(), kX25519BasePoint) != 0) {
+        return -to_int(Status::crypto_failure);
+      }
       break;
     case KeyKind::sign: {
       std::uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
@@ -56,7 +65,7 @@ int Keyring::import(KeyKind kind, ByteView bytes) {
   SecretBytes copy(bytes);
   if (kind == KeyKind::box) {
     std::uint8_t derived[crypto_box_PUBLICKEYBYTES];
-    crypto_scalarmult_base(derived, copy.data());
+    if (crypto_scalarmult(derived, copy.data(), kX25519BasePoint) != 0) return -to_int(Status::invalid_argument);
     if (sodium_memcmp(derived, copy.data() + crypto_box_SECRETKEYBYTES, sizeof derived) != 0) {
       return -to_int(Status::invalid_argument);
     }

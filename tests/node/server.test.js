@@ -1,0 +1,280 @@
+// sealpost/server against a push service on loopback: HTTPS with a throwaway self-signed certificate, a
+// VAPID JWT check (ES256 over aud/exp/sub) and RFC 8291 aes128gcm decryption written with Node's crypto.
+// What the service receives must be exactly the sealed envelope, and it must open in PushReceiver.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createECDH, createHmac, createDecipheriv, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IDBFactory } from 'fake-indexeddb';
+
+import { PushReceiver } from '../../js/push.js';
+import {
+  classifyPushStatus, generateSignerKeyPair, generateVAPIDKeys, sealPush, sendSealedPush, sendToMany,
+} from '../../js/server.js';
+import { SealpostError } from '../../js/errors.js';
+
+const b64u = (buffer) => Buffer.from(buffer).toString('base64url');
+const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
+
+function selfSignedCertificate() {
+  const dir = mkdtempSync(join(tmpdir(), 'sealpost-cert-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A browser's side of a subscription: a P-256 key pair and an auth secret. */
+function browserSubscription(origin, name) {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const auth = randomBytes(16);
+  return {
+    ecdh, auth,
+    json: { endpoint: `${origin}/push/${name}`, keys: { p256dh: b64u(ecdh.getPublicKey()), auth: b64u(auth) } },
+  };
+}
+
+/** RFC 8291 (aes128gcm, one record) decryption with the subscription's private key and auth secret. */
+function decryptRfc8291(body, { ecdh, auth }) {
+  const salt = body.subarray(0, 16);
+  const rs = body.readUInt32BE(16);
+  const idLength = body[20];
+  const asPublic = body.subarray(21, 21 + idLength);
+  const ciphertext = body.subarray(21 + idLength);
+  assert.equal(idLength, 65, 'keyid is the sender\'s uncompressed P-256 public key');
+  assert.ok(ciphertext.length <= rs, 'a single record');
+  const uaPublic = ecdh.getPublicKey();
+  const secret = ecdh.computeSecret(asPublic);
+  const prkKey = hmac(auth, secret);
+  const ikm = hmac(prkKey, Buffer.concat([Buffer.from('WebPush: info\0'), uaPublic, asPublic, Buffer.of(1)]));
+  const prk = hmac(salt, ikm);
+  const cek = hmac(prk, Buffer.from('Content-Encoding: aes128gcm\0\x01')).subarray(0, 16);
+  const nonce = hmac(prk, Buffer.from('Content-Encoding: nonce\0\x01')).subarray(0, 12);
+  const decipher = createDecipheriv('aes-128-gcm', cek, nonce);
+  decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
+  const padded = Buffer.concat([decipher.update(ciphertext.subarray(0, ciphertext.length - 16)), decipher.final()]);
+  let end = padded.length - 1;
+  while (end >= 0 && padded[end] === 0) end -= 1;
+  assert.equal(padded[end], 2, 'the last record ends with the 0x02 delimiter');
+  return padded.subarray(0, end);
+}
+
+/** Checks `Authorization: vapid t=<JWT>, k=<public key>`; returns the JWT claims. */
+function checkVapid(header, { audience, vapid }) {
+  const match = /^vapid t=([^,]+),\s*k=(.+)$/.exec(header ?? '');
+  assert.ok(match, `a vapid Authorization header: ${header}`);
+  const [, token, key] = match;
+  assert.equal(key, vapid.publicKey);
+  const [headerPart, payloadPart, signaturePart] = token.split('.');
+  assert.deepEqual(JSON.parse(Buffer.from(headerPart, 'base64url')), { typ: 'JWT', alg: 'ES256' });
+  const point = Buffer.from(key, 'base64url');
+  const publicKey = createPublicKey({ format: 'jwk',
+    key: { kty: 'EC', crv: 'P-256', x: b64u(point.subarray(1, 33)), y: b64u(point.subarray(33, 65)) } });
+  assert.ok(verify('sha256', Buffer.from(`${headerPart}.${payloadPart}`),
+    { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signaturePart, 'base64url')), 'ES256 signature');
+  const claims = JSON.parse(Buffer.from(payloadPart, 'base64url'));
+  assert.equal(claims.aud, audience);
+  assert.equal(claims.sub, vapid.subject);
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(claims.exp > now && claims.exp <= now + 24 * 3600, `exp within 24 h: ${claims.exp}`);
+  return claims;
+}
+
+/**
+ * The push service: /push/<name>. `ok*` endpoints check everything and answer 201; the others answer
+ * with a scripted status. Records what each endpoint received and the peak of concurrent requests.
+ */
+async function pushService(vapid) {
+  const tls = selfSignedCertificate();
+  const subscriptions = new Map();
+  const received = [];
+  const problems = [];
+  let inflight = 0;
+  let peak = 0;
+  const scripted = {
+    gone: [410], missing: [404], busy: [429, { 'retry-after': '120' }], big: [413], bad: [400],
+    unauthorized: [401], forbidden: [403],
+    down: [503, { 'retry-after': new Date(Date.now() + 60_000).toUTCString() }], broken: [500],
+  };
+  const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      inflight += 1;
+      peak = Math.max(peak, inflight);
+      setTimeout(() => {
+        inflight -= 1;
+        const name = req.url.replace('/push/', '');
+        if (name === 'silent') return; // never answers
+        const [status, headers] = scripted[name] ?? [201, {}];
+        if (status === 201) {
+          try {
+            assert.equal(req.method, 'POST');
+            assert.equal(req.headers['content-encoding'], 'aes128gcm');
+            assert.match(req.headers.ttl, /^\d+$/);
+            const claims = checkVapid(req.headers.authorization, { audience: service.origin, vapid });
+            const plaintext = decryptRfc8291(Buffer.concat(chunks), subscriptions.get(name));
+            received.push({ name, plaintext, headers: req.headers, claims });
+          } catch (error) {
+            problems.push(error);
+            res.writeHead(400).end(String(error.message));
+            return;
+          }
+        }
+        res.writeHead(status, headers).end(status === 201 ? '' : `scripted ${status}`);
+      }, 15);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const service = {
+    origin: `https://127.0.0.1:${server.address().port}`,
+    agent: new https.Agent({ ca: tls.cert }),
+    received, problems, subscriptions,
+    get peak() { return peak; },
+    subscribe(name) {
+      const sub = browserSubscription(service.origin, name);
+      subscriptions.set(name, sub);
+      return sub.json;
+    },
+    close() {
+      service.agent.destroy();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return service;
+}
+
+const vapidKeys = generateVAPIDKeys();
+const vapid = { subject: 'mailto:ops@example.com', ...vapidKeys };
+
+test('an envelope goes through web-push, arrives byte for byte and opens in PushReceiver', async (t) => {
+  const service = await pushService(vapid);
+  t.after(() => service.close());
+  const signer = generateSignerKeyPair();
+  const rx = await PushReceiver.open({ indexedDB: new IDBFactory(), trustedSigners: [signer.publicKey] });
+  t.after(() => rx.close());
+
+  const envelope = sealPush({ recipientPublicKey: rx.publicKey, signer,
+    message: { title: 'Reply from Ada', body: 'See you at 6', url: '/notes/42', tag: 'note-42' } });
+  const result = await sendSealedPush(service.subscribe('ok'), envelope,
+    { vapidDetails: vapid, TTL: 3600, urgency: 'high', topic: 'note-42', agent: service.agent, timeout: 5000 });
+  assert.deepEqual(result, { status: 'sent', statusCode: 201 });
+  assert.deepEqual(service.problems, []);
+  assert.equal(service.received.length, 1);
+  const { plaintext, headers } = service.received[0];
+  assert.deepEqual(new Uint8Array(plaintext), new Uint8Array(envelope), 'the push service got exactly the envelope');
+  assert.equal(headers.ttl, '3600');
+  assert.equal(headers.urgency, 'high');
+  assert.equal(headers.topic, 'note-42');
+
+  const message = await rx.open(plaintext);
+  assert.equal(message.title, 'Reply from Ada');
+  assert.equal(message.url, '/notes/42');
+});
+
+test('push service answers map to sent / expired / retry / rejected', async (t) => {
+  const service = await pushService(vapid);
+  t.after(() => service.close());
+  const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+  t.after(() => rx.close());
+  const envelope = sealPush({ recipientPublicKey: rx.publicKey, message: { title: 't' } });
+  const send = (name) => sendSealedPush(service.subscribe(name), envelope, { vapidDetails: vapid, agent: service.agent });
+
+  assert.deepEqual(await send('gone'), { status: 'expired', statusCode: 410, error: 'scripted 410' });
+  assert.equal((await send('missing')).status, 'expired');
+  assert.deepEqual(await send('busy'), { status: 'retry', statusCode: 429, retryAfter: 120, error: 'scripted 429' });
+  const down = await send('down');
+  assert.equal(down.status, 'retry');
+  assert.ok(down.retryAfter >= 58 && down.retryAfter <= 61, `Retry-After as an HTTP date: ${down.retryAfter}`);
+  assert.deepEqual(await send('broken'), { status: 'retry', statusCode: 500, error: 'scripted 500' });
+  for (const [name, code] of [['big', 413], ['bad', 400], ['unauthorized', 401], ['forbidden', 403]]) {
+    assert.deepEqual(await send(name), { status: 'rejected', statusCode: code, error: `scripted ${code}` });
+  }
+  // No answer within the timeout, or nobody listening: retry later.
+  const silent = await sendSealedPush(service.subscribe('silent'), envelope,
+    { vapidDetails: vapid, agent: service.agent, timeout: 300 });
+  assert.equal(silent.status, 'retry');
+  assert.equal(silent.statusCode, 0);
+  const closed = await sendSealedPush({ ...service.subscribe('ok'), endpoint: 'https://127.0.0.1:1/push/x' }, envelope,
+    { vapidDetails: vapid });
+  assert.equal(closed.status, 'retry');
+  // A subscription or VAPID details that web-push refuses are the caller's error.
+  await assert.rejects(sendSealedPush({ endpoint: service.origin }, envelope, { vapidDetails: vapid }),
+    (e) => e instanceof SealpostError && e.code === 'invalid-argument');
+  await assert.rejects(sendSealedPush(service.subscribe('ok'), envelope,
+    { vapidDetails: { ...vapid, subject: 'not a url' } }), { code: 'invalid-argument' });
+  assert.deepEqual(service.problems, []);
+
+  assert.equal(classifyPushStatus(201), 'sent');
+  assert.equal(classifyPushStatus(302), 'rejected');
+  assert.equal(classifyPushStatus(502), 'retry');
+});
+
+test('sendToMany seals per device with bounded concurrency and reports per device', async (t) => {
+  const service = await pushService(vapid);
+  t.after(() => service.close());
+  const signer = generateSignerKeyPair();
+  const receivers = [];
+  const devices = [];
+  for (let i = 0; i < 6; i += 1) {
+    const rx = await PushReceiver.open({ indexedDB: new IDBFactory(), trustedSigners: [signer.publicKey] });
+    t.after(() => rx.close());
+    receivers.push(rx);
+    devices.push({ user: i, publicKey: rx.publicKey, subscription: service.subscribe(`ok-${i}`) });
+  }
+  devices.push({ user: 6, publicKey: receivers[0].publicKey, subscription: service.subscribe('gone') });
+  devices.push({ user: 7, publicKey: 'too-short', subscription: service.subscribe('ok-7') });
+  devices.push({ user: 8, publicKey: receivers[1].publicKey, subscription: service.subscribe('busy') });
+
+  const results = await sendToMany(devices, { title: 'Team update', category: 'news' },
+    { signer, vapidDetails: vapid, concurrency: 2, agent: service.agent, TTL: 60 });
+  assert.deepEqual(results.map((r) => [r.device.user, r.status]),
+    [[0, 'sent'], [1, 'sent'], [2, 'sent'], [3, 'sent'], [4, 'sent'], [5, 'sent'], [6, 'expired'],
+      [7, 'rejected'], [8, 'retry']]);
+  assert.equal(results[7].code, 'invalid-argument');
+  assert.equal(results[8].retryAfter, 120);
+  assert.ok(service.peak <= 2, `at most 2 requests at once, saw ${service.peak}`);
+  assert.equal(service.peak, 2, 'and the bound is used');
+  assert.deepEqual(service.problems, []);
+
+  // Each device's envelope opens only on that device.
+  for (const { name, plaintext } of service.received) {
+    const i = Number(name.slice(3));
+    assert.equal((await receivers[i].open(plaintext)).title, 'Team update');
+    await assert.rejects(receivers[(i + 1) % 6].open(plaintext), { code: 'unknown-recipient' });
+  }
+  assert.equal(service.received.length, 6);
+});
+
+test('sealPush validates before sealing and names the size when an envelope is too large', async () => {
+  const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+  const recipientPublicKey = rx.publicKey;
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', body: 'x'.repeat(3000) } }),
+    (e) => e.code === 'too-large' && e.size > 3000 && /\d+ bytes, over the maximum of 3000/.test(e.message));
+  const fits = sealPush({ recipientPublicKey, message: { title: 't', body: 'x'.repeat(3000) }, maxEnvelopeBytes: 3993 });
+  assert.equal(fits.length, 3993);
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't' }, maxEnvelopeBytes: 3994 }),
+    { code: 'invalid-argument' });
+  assert.throws(() => sealPush({ recipientPublicKey, message: { body: 'no title' } }), { code: 'invalid-message' });
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', url: '//evil.example' } }),
+    { code: 'invalid-message' });
+  assert.throws(() => sealPush({ recipientPublicKey, message: '{"title":' }), { code: 'invalid-json' });
+  assert.throws(() => sealPush({ recipientPublicKey: 'AAAA', message: { title: 't' } }), { code: 'invalid-argument' });
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't' }, signer: { secretKey: 'AAAA' } }),
+    { code: 'invalid-argument' });
+  // Padding buckets: the envelope size reveals only the bucket.
+  const sizes = ['a', 'a'.repeat(100), 'a'.repeat(180)].map((body) =>
+    sealPush({ recipientPublicKey, message: { title: 't', body } }).length);
+  assert.deepEqual(sizes, [314, 314, 314]);
+  rx.close();
+});
