@@ -666,7 +666,7 @@ export function installSealpost(self, config) {
     const data = notification.data ?? {};
     notification.close();
     if (settings.push && event.action === 'not-useful') {
-      event.waitUntil(sendFeedback(data, 'not-useful'));
+      extend(event, sendFeedback(data, 'not-useful'));
       return;
     }
     const url = sameOriginUrl(data.url);
@@ -674,7 +674,7 @@ export function installSealpost(self, config) {
       broadcast({ type: 'notification-click', outcome: 'refused', url: String(data.url) });
       return;
     }
-    event.waitUntil(focusOrOpen(url));
+    extend(event, focusOrOpen(url));
   });
 
   // ---------------------------------------------------------------- messages from pages
@@ -746,6 +746,18 @@ export function installSealpost(self, config) {
     stats,
     deliver: handlePush,
   };
+}
+
+/**
+ * event.waitUntil(promise), for an event the browser dispatched; an event made by a script (tests, other
+ * libraries) cannot be extended, and the work still runs.
+ */
+function extend(event, promise) {
+  try {
+    event.waitUntil(promise);
+  } catch {
+    // InvalidStateError: not a trusted event.
+  }
 }
 
 /** Only ids, states, codes, counts and times from an outbox event's detail: never request content. */
