@@ -52,6 +52,22 @@ string(REPLACE "@SODIUM_LIBRARY_VERSION_MINOR@" "3" _version_in "${_version_in}"
 string(REPLACE "@SODIUM_LIBRARY_MINIMAL_DEF@" "" _version_in "${_version_in}")
 file(CONFIGURE OUTPUT "${_gen}/version.h" CONTENT "${_version_in}" @ONLY)
 
+# X25519 is compiled into each module on its own (see CMakeLists.txt): the worker's copy has base-point
+# multiplication (crypto_scalarmult_base, crypto_box_keypair) replaced by a trap, so the Ed25519 base-point
+# table it would reach through libsodium's implementation table is not linked. The worker never calls it:
+# its key pairs come from crypto_scalarmult() with the base point, and it neither seals nor signs.
+set(SEALPOST_X25519_SOURCE "${_sodium}/crypto_scalarmult/curve25519/ref10/x25519_ref10.c")
+list(REMOVE_ITEM _sources "${SEALPOST_X25519_SOURCE}")
+set(_x25519_worker "${CMAKE_CURRENT_BINARY_DIR}/x25519_ref10_worker.c")
+file(WRITE "${_x25519_worker}.in" "#define ge25519_scalarmult_base sealpost_no_base_point_mult\n#include \"${SEALPOST_X25519_SOURCE}\"\n")
+configure_file("${_x25519_worker}.in" "${_x25519_worker}" COPYONLY)
+set(SEALPOST_X25519_WORKER_SOURCES "${_x25519_worker}" "${CMAKE_CURRENT_SOURCE_DIR}/src/wasm/sodium/no_base_point_mult.c")
+set(_x25519_flags "-O3;-w;-fno-strict-aliasing")
+set_source_files_properties("${SEALPOST_X25519_SOURCE}" "${_x25519_worker}" PROPERTIES
+  COMPILE_OPTIONS "${_x25519_flags}"
+  COMPILE_DEFINITIONS "CONFIGURED=1;NATIVE_LITTLE_ENDIAN=1;HAVE_WEAK_SYMBOLS=1"
+  INCLUDE_DIRECTORIES "${_gen};${_sodium}/include/sodium;${_sodium}/crypto_scalarmult/curve25519/ref10;${_sodium}/crypto_scalarmult/curve25519")
+
 add_library(sealpost_sodium STATIC ${_sources})
 target_include_directories(sealpost_sodium
   PUBLIC "${CMAKE_CURRENT_BINARY_DIR}/sodium-include"

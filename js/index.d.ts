@@ -25,6 +25,119 @@ export function fromBase64url(text: string): Uint8Array | null;
 
 // ---------------------------------------------------------------- outbox
 
+/** Retry policy (every field optional; validated in C++ at Outbox.open, 'invalid-policy' names the field). */
+export interface RetryPolicy {
+  baseDelayMs?: number;
+  factor?: number;
+  maxDelayMs?: number;
+  jitter?: 'full' | 'equal' | 'none';
+  maxAttempts?: number;
+  maxAgeMs?: number;
+  retryOn?: number[];
+  honorRetryAfter?: boolean;
+  requestTimeoutMs?: number;
+}
+
+/** Where keys are kept at rest; the default wraps them with a non-extractable WebCrypto AES-GCM key. */
+export interface KeyStore {
+  load(purpose: string): Promise<Uint8Array | null>;
+  store(purpose: string, bytes: Uint8Array): Promise<void>;
+  delete(purpose: string): Promise<void>;
+  purposes?(prefix?: string): Promise<string[]>;
+  destroy?(): Promise<void>;
+  close?(): void;
+}
+
+export declare class WebCryptoKeyStore implements KeyStore {
+  static open(options?: { indexedDB?: IDBFactory; name?: string; crypto?: Crypto }): Promise<WebCryptoKeyStore>;
+  load(purpose: string): Promise<Uint8Array | null>;
+  store(purpose: string, bytes: Uint8Array): Promise<void>;
+  delete(purpose: string): Promise<void>;
+  purposes(prefix?: string): Promise<string[]>;
+  destroy(): Promise<void>;
+  close(): void;
+}
+
+export type EntryState = 'pending' | 'inflight' | 'dead';
+
+export interface EntryInfo {
+  id: string;
+  queue: string;
+  state: EntryState;
+  attempts: number;
+  createdAt: number;
+  nextAttemptAt: number;
+  /** A coarse code: 'network', 'timeout', 'http-503', 'max-attempts', 'expired', 'record-tampered', 'key-lost', ... */
+  lastError: string | null;
+  /** Sealed bytes at rest. */
+  size: number;
+}
+
+export interface ListedEntry extends EntryInfo {
+  method?: string;
+  url?: string;
+  metadata?: unknown;
+  /** Set when the record cannot be opened ('record-tampered' or 'key-lost'). */
+  error?: string;
+}
+
+export interface OutboxOptions {
+  name: string;
+  ordering?: 'fifo' | 'independent';
+  retry?: RetryPolicy;
+  /** Default 'Idempotency-Key'; null disables. */
+  idempotencyHeader?: string | null;
+  maxEntries?: number;
+  maxBytes?: number;
+  beforeReplay?: (request: Request, entry: EntryInfo) => Request | Promise<Request>;
+  indexedDB?: IDBFactory;
+  IDBKeyRange?: typeof IDBKeyRange;
+  /** The IndexedDB database; default 'sealpost-outbox'. */
+  database?: string;
+  keyStore?: KeyStore;
+  now?: () => number;
+  fetch?: typeof fetch;
+  /** Web Locks (default navigator.locks); null uses an IndexedDB lease row. */
+  locks?: LockManager | null;
+  /** Post events to BroadcastChannel('sealpost'); default true where it exists. */
+  broadcast?: boolean;
+  wasmUrl?: string | URL;
+}
+
+export interface FlushOptions {
+  /** Absolute time on the outbox clock (ms); no attempt starts after it. Default now() + 150000. */
+  deadline?: number;
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+export interface FlushResult {
+  sent: number;
+  retrying: number;
+  dead: number;
+  remaining: number;
+  nextAttemptAt: number | null;
+  /** Another context was draining the queue; nothing was sent. */
+  busy?: boolean;
+}
+
+export type RequestLike = Request | ({ url: string | URL } & RequestInit);
+
+export declare class Outbox extends EventTarget {
+  static open(options: OutboxOptions): Promise<Outbox>;
+  readonly name: string;
+  enqueue(request: RequestLike, options?: { group?: string; metadata?: unknown }): Promise<{ id: string }>;
+  flush(options?: FlushOptions): Promise<FlushResult>;
+  size(): Promise<number>;
+  list(): Promise<ListedEntry[]>;
+  deadLetters(): Promise<ListedEntry[]>;
+  requeue(id: string): Promise<boolean>;
+  discard(id: string): Promise<boolean>;
+  rotateKey(): Promise<{ keyId: string; resealed: number }>;
+  destroy(): Promise<void>;
+  close(): void;
+}
+
 // ---------------------------------------------------------------- push
 /** A validated push message (DESIGN.md "Sealed push"): known fields only, `ttl` filled in. */
 export interface PushMessage {

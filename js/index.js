@@ -7,6 +7,8 @@ import { ready as readyCore } from './wasm.js';
 export { SealpostError } from './errors.js';
 export { toBase64url, fromBase64url } from './base64url.js';
 // outbox
+export { Outbox } from './outbox.js';
+export { WebCryptoKeyStore } from './keystore.js';
 // push
 export { PushReceiver } from './push.js';
 

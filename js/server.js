@@ -1,8 +1,9 @@
 /**
  * sealpost/server: sealing and sending push notifications from a Node (>= 20) app server.
  *
- * Sealing runs in the same sealpost.wasm as the receiver (one implementation of the envelope format),
- * instantiated synchronously on first use. Sending goes through the web-push package (VAPID, RFC 8291
+ * Sealing runs in dist/sealpost-server.wasm: the same C++ and libsodium as the receiver's sealpost.wasm
+ * (one implementation of the envelope format) plus sealing, signing and Ed25519 key generation, which the
+ * worker's module leaves out to stay small. Instantiated synchronously on first use. Sending goes through the web-push package (VAPID, RFC 8291
  * aes128gcm), and every push-service answer is mapped to one of four statuses:
  *   sent      2xx
  *   expired   404, 410: the subscription is gone; delete it
@@ -25,7 +26,7 @@ let core = null;
 
 function serverCore() {
   if (!core || core.broken) {
-    const bytes = readFileSync(new URL('../dist/sealpost.wasm', import.meta.url));
+    const bytes = readFileSync(new URL('../dist/sealpost-server.wasm', import.meta.url));
     core = WasmCore.instantiateSync(new WebAssembly.Module(bytes));
   }
   return core;

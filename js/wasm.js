@@ -454,7 +454,213 @@ export class WasmCore {
   }
 
   // ---------------------------------------------------------------- outbox (request records, retry engine)
-  // Methods for js/outbox.js and js/store.js go here.
+  // Methods for js/outbox.js and js/store.js go here. Paired with src/wasm/exports_outbox.cpp.
+
+  static outboxText = new TextDecoder();
+  static STREAM_CHUNK_OVERHEAD = 17; // crypto_secretstream_xchacha20poly1305_ABYTES
+
+  /**
+   * Runs an export that writes (out, cap, out_len) and answers buffer-too-small with the length it needs:
+   * tries `capacity` first, then exactly the needed length. Returns [status, bytes]. `secret` outputs are
+   * zero-filled in Wasm memory before they are freed.
+   */
+  outboxOutput(capacity, secret, invoke) {
+    let cap = Math.max(capacity, 16);
+    for (let round = 0; round < 2; round += 1) {
+      const result = this.call((f, x) => {
+        const out = f.alloc(cap, secret);
+        const outLen = f.alloc(4);
+        const rc = invoke(f, x, out, cap, outLen);
+        const length = f.u32(outLen);
+        if (rc === 2 && length > cap) return { retry: length };
+        return { rc, bytes: f.read(out, Math.min(length, cap)) };
+      });
+      if (result.retry === undefined) return [result.rc, result.bytes];
+      cap = result.retry;
+    }
+    throw new SealpostError('buffer-too-small', 'an outbox output did not fit twice');
+  }
+
+  /** A JSON-in, JSON-out outbox export. */
+  outboxJson(name, input, invoke) {
+    const text = encoder.encode(JSON.stringify(input));
+    const [rc, bytes] = this.outboxOutput(4096, false, (f, x, out, cap, outLen) =>
+      invoke(x, f.put(text), text.length, out, cap, outLen));
+    check(rc, name);
+    return JSON.parse(WasmCore.outboxText.decode(bytes));
+  }
+
+  /**
+   * Validates a retry policy in C++ and returns it complete (defaults filled in). A bad option throws
+   * SealpostError 'invalid-policy' whose `.field` names it (e.g. 'factor', 'retryOn[2]').
+   * @param {object | undefined} policy
+   */
+  retryPolicy(policy) {
+    let text;
+    try {
+      text = encoder.encode(JSON.stringify(policy ?? null));
+    } catch (error) {
+      throw new SealpostError('invalid-policy', `retry policy is not JSON: ${error.message}`, { field: 'retry' });
+    }
+    const [rc, bytes] = this.outboxOutput(1024, false, (f, x, out, cap, outLen) =>
+      x.sp_retry_policy(f.put(text), text.length, out, cap, outLen));
+    if (rc === 40 || rc === 28) {
+      const field = WasmCore.outboxText.decode(bytes);
+      throw new SealpostError('invalid-policy', `retry policy: invalid option '${field}'`, { field, status: rc });
+    }
+    check(rc, 'retryPolicy');
+    return JSON.parse(WasmCore.outboxText.decode(bytes));
+  }
+
+  /**
+   * What an attempt's outcome means (src/core/retry.hpp decide):
+   * input {policy, attempts, createdAt, now, seed, previousError, canRefresh, outcome: {kind, status, retryAfter}}
+   * → {action: 'sent' | 'retry' | 'dead', code, nextAttemptAt?}
+   */
+  retryDecide(input) {
+    return this.outboxJson('retryDecide', input, (x, ...args) => x.sp_retry_decide(...args));
+  }
+
+  /**
+   * What is due (src/core/retry.hpp plan_due): input {ordering, now, maxAgeMs, entries: [{id, seq, group,
+   * state, nextAttemptAt, leaseUntil, createdAt}]} → {due: [id], expired: [id], nextAttemptAt}
+   */
+  retryPlan(input) {
+    return this.outboxJson('retryPlan', input, (x, ...args) => x.sp_retry_plan(...args));
+  }
+
+  /** The absolute time (ms) a Retry-After value asks for, or null when it is neither form. */
+  retryAfter(value, nowMs) {
+    return this.call((f, x) => {
+      const [text, length] = f.putText(requireText(value, 'value'));
+      const out = f.alloc(8);
+      const rc = x.sp_retry_after(text, length, nowMs, out);
+      if (rc !== 0) return null;
+      return new DataView(this.memory.buffer).getFloat64(out, true);
+    });
+  }
+
+  /** The 16-byte keyed BLAKE2b tag of a group name under a symmetric key. */
+  groupTag(handle, group) {
+    return this.call((f, x) => {
+      const [text, length] = f.putText(requireText(group, 'group'));
+      const out = f.alloc(16);
+      check(x.sp_group_tag(handle, text, length, out), 'groupTag');
+      return f.read(out, 16);
+    });
+  }
+
+  /**
+   * Encodes a request (fields as an object, body as bytes) to CBOR and seals it to its place. A bad field
+   * throws 'invalid-request' with `.field`.
+   * @param {number} handle
+   * @param {{database: string, queue: string, id: string}} place
+   * @param {object} fields
+   * @param {Uint8Array} [body]
+   */
+  sealRequest(handle, place, fields, body = new Uint8Array(0)) {
+    const json = encoder.encode(JSON.stringify(fields));
+    const bytes = requireBytes(body, 'body');
+    try {
+      const [rc, out] = this.outboxOutput(json.length + bytes.length + 256, false, (f, x, o, cap, outLen) => {
+        const [db, dbLen] = f.putText(requireText(place.database, 'place.database'));
+        const [queue, queueLen] = f.putText(requireText(place.queue, 'place.queue'));
+        const [id, idLen] = f.putText(requireText(place.id, 'place.id'));
+        return x.sp_request_seal(handle, db, dbLen, queue, queueLen, id, idLen, f.put(json, true), json.length,
+          f.put(bytes, true), bytes.length, o, cap, outLen);
+      });
+      if (rc === 41) {
+        const field = WasmCore.outboxText.decode(out);
+        throw new SealpostError('invalid-request', `request: invalid ${field}`, { field, status: rc });
+      }
+      check(rc, 'sealRequest');
+      return out;
+    } finally {
+      json.fill(0);
+    }
+  }
+
+  /**
+   * Opens a sealed request record → {fields, body}. Throws 'record-tampered' or 'wrong-key'.
+   * The caller should zero `body` when done with it.
+   */
+  openRequest(handle, place, sealed) {
+    const bytes = requireBytes(sealed, 'sealed');
+    const [rc, framed] = this.outboxOutput(bytes.length, true, (f, x, out, cap, outLen) => {
+      const [db, dbLen] = f.putText(requireText(place.database, 'place.database'));
+      const [queue, queueLen] = f.putText(requireText(place.queue, 'place.queue'));
+      const [id, idLen] = f.putText(requireText(place.id, 'place.id'));
+      return x.sp_request_open(handle, db, dbLen, queue, queueLen, id, idLen, f.put(bytes), bytes.length,
+        out, cap, outLen);
+    });
+    try {
+      check(rc, 'openRequest');
+      const length = new DataView(framed.buffer, framed.byteOffset).getUint32(0, true);
+      const fields = JSON.parse(WasmCore.outboxText.decode(framed.subarray(4, 4 + length)));
+      const body = framed.slice(4 + length);
+      return { fields, body };
+    } finally {
+      framed.fill(0);
+    }
+  }
+
+  /** Starts sealing a chunk stream → {stream, header} (stream: a handle for sealChunk; header: 24 bytes). */
+  sealStreamInit(handle, place) {
+    return this.call((f, x) => {
+      const [db, dbLen] = f.putText(requireText(place.database, 'place.database'));
+      const [queue, queueLen] = f.putText(requireText(place.queue, 'place.queue'));
+      const [id, idLen] = f.putText(requireText(place.id, 'place.id'));
+      const header = f.alloc(24);
+      const stream = x.sp_stream_seal_init(handle, db, dbLen, queue, queueLen, id, idLen, header);
+      if (stream <= 0) check(-stream, 'sealStreamInit');
+      return { stream, header: f.read(header, 24) };
+    });
+  }
+
+  /** Seals the next chunk of a stream (at most 1 MiB); `final` on the last one. */
+  sealChunk(stream, chunk, final) {
+    const bytes = requireBytes(chunk, 'chunk');
+    return this.call((f, x) => {
+      const capacity = bytes.length + WasmCore.STREAM_CHUNK_OVERHEAD;
+      const out = f.alloc(capacity);
+      const outLen = f.alloc(4);
+      check(x.sp_stream_seal_push(stream, f.put(bytes, true), bytes.length, final ? 1 : 0, out, capacity, outLen),
+        'sealChunk');
+      return f.read(out, capacity);
+    });
+  }
+
+  /** Starts opening a chunk stream from its 24-byte header → a stream handle for openChunk. */
+  openStreamInit(handle, place, header) {
+    const bytes = requireBytes(header, 'header');
+    return this.call((f, x) => {
+      const [db, dbLen] = f.putText(requireText(place.database, 'place.database'));
+      const [queue, queueLen] = f.putText(requireText(place.queue, 'place.queue'));
+      const [id, idLen] = f.putText(requireText(place.id, 'place.id'));
+      const stream = x.sp_stream_open_init(handle, db, dbLen, queue, queueLen, id, idLen, f.put(bytes), bytes.length);
+      if (stream <= 0) check(-stream, 'openStreamInit');
+      return stream;
+    });
+  }
+
+  /** Opens the next chunk → {plain, final}; 'record-tampered' when it does not authenticate in place. */
+  openChunk(stream, sealed) {
+    const bytes = requireBytes(sealed, 'sealed');
+    if (bytes.length < WasmCore.STREAM_CHUNK_OVERHEAD) throw new SealpostError('record-tampered', 'chunk too short');
+    return this.call((f, x) => {
+      const capacity = bytes.length - WasmCore.STREAM_CHUNK_OVERHEAD;
+      const out = f.alloc(capacity, true);
+      const outLen = f.alloc(4);
+      const final = f.alloc(4);
+      check(x.sp_stream_open_pull(stream, f.put(bytes), bytes.length, out, capacity, outLen, final), 'openChunk');
+      return { plain: f.read(out, capacity), final: f.u32(final) === 1 };
+    });
+  }
+
+  /** Forgets a chunk stream (its state is zeroed). */
+  releaseStream(stream) {
+    this.call((f, x) => check(x.sp_stream_release(stream), 'releaseStream'));
+  }
 
   // ---------------------------------------------------------------- push (envelopes, message validation)
   // Methods for js/push.js and js/server.js go here.

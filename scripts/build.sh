@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds sealpost: the native core and its tests (build/native), the Wasm module (dist/sealpost.wasm)
-# and the classic-worker bundles (dist/sealpost.classic.js, dist/sealpost-sw.classic.js). Incremental; runs setup first.
+# Builds sealpost: the native core and its tests (build/native), the Wasm modules (dist/sealpost.wasm for
+# workers and pages, dist/sealpost-server.wasm for sealpost/server) and the classic-worker bundles
+# (dist/sealpost.classic.js, dist/sealpost-sw.classic.js). Incremental; runs setup first.
 #   scripts/build.sh              everything
 #   scripts/build.sh --if-needed  only what the demo needs (Wasm module and bundle), skipping native tests
 set -euo pipefail
@@ -16,7 +17,9 @@ if [ ! -f build/wasm/CMakeCache.txt ]; then
   emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build build/wasm -j"$JOBS" 2>&1 | grep -Ev '^\[|^(gmake|make)\[' || true
-test -f dist/sealpost.wasm || { echo "build: dist/sealpost.wasm was not produced" >&2; exit 1; }
+for wasm in dist/sealpost.wasm dist/sealpost-server.wasm; do
+  test -f "$wasm" || { echo "build: $wasm was not produced" >&2; exit 1; }
+done
 
 # The classic (importScripts) build: one IIFE that defines self.sealpost.
 npx esbuild js/classic.js --bundle --format=iife --target=es2020 --log-level=warning \

@@ -51,9 +51,13 @@ int Keyring::generate(KeyKind kind) {
       }
       break;
     case KeyKind::sign: {
+#if SEALPOST_NO_SIGNING
+      return -to_int(Status::unsupported);
+#else
       std::uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
       crypto_sign_keypair(public_key, bytes.data());
       break;
+#endif
     }
   }
   return put(kind, std::move(bytes));
@@ -70,12 +74,16 @@ int Keyring::import(KeyKind kind, ByteView bytes) {
       return -to_int(Status::invalid_argument);
     }
   } else if (kind == KeyKind::sign) {
+#if SEALPOST_NO_SIGNING
+    return -to_int(Status::unsupported);
+#else
     std::uint8_t derived_pk[crypto_sign_PUBLICKEYBYTES];
     SecretBytes derived_sk(crypto_sign_SECRETKEYBYTES);
     crypto_sign_seed_keypair(derived_pk, derived_sk.data(), copy.data());
     if (sodium_memcmp(derived_pk, copy.data() + crypto_sign_SEEDBYTES, sizeof derived_pk) != 0) {
       return -to_int(Status::invalid_argument);
     }
+#endif
   }
   return put(kind, std::move(copy));
 }

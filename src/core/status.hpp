@@ -14,6 +14,7 @@ namespace sealpost {
   X(out_of_memory, 3, "out-of-memory")               \
   X(crypto_failure, 4, "crypto-failure")             \
   X(unknown_key, 5, "unknown-key")                   \
+  X(unsupported, 6, "unsupported")                   \
   X(record_tampered, 10, "record-tampered")          \
   X(key_lost, 11, "key-lost")                        \
   X(wrong_key, 12, "wrong-key")                      \

@@ -1,0 +1,129 @@
+// Outbox throughput in Node: enqueue and flush entries/s against fake-indexeddb and a loopback HTTP server,
+// beside the floors measured in the same run (raw IndexedDB puts, a plain fetch loop), and the Wasm memory
+// of a 64 MiB body. Every replayed body is checked against what was queued before the figures are printed.
+//
+//   node bench/outbox-node.mjs [entries=1000] [bodyBytes=256]
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { createHash, randomFillSync } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+import { Outbox } from '../js/outbox.js';
+import { createCore } from '../js/wasm.js';
+import { startServer } from '../tests/node/loopback-server.js';
+
+const entries = Number(process.argv[2] ?? 1000);
+const bodyBytes = Number(process.argv[3] ?? 256);
+const MiB = 2 ** 20;
+
+function body(i, size) {
+  const bytes = new Uint8Array(size);
+  randomFillSync(bytes);
+  new DataView(bytes.buffer).setUint32(0, i);
+  return bytes;
+}
+
+const rate = (count, ms) => Math.round((count / ms) * 1000);
+
+async function rawPuts(count, size) {
+  const factory = new IDBFactory();
+  const db = await new Promise((resolve) => {
+    const req = factory.open('floor', 1);
+    req.onupgradeneeded = () => req.result.createObjectStore('rows');
+    req.onsuccess = () => resolve(req.result);
+  });
+  const start = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction('rows', 'readwrite', { durability: 'strict' });
+      tx.objectStore('rows').put({ id: i, value: body(i, size) }, i);
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    });
+  }
+  const ms = performance.now() - start;
+  db.close();
+  return ms;
+}
+
+async function plainFetches(url, count, size) {
+  const start = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    const response = await fetch(`${url}/floor/${i}`, { method: 'POST', body: body(i, size),
+      headers: { 'idempotency-key': `floor-${i}` } });
+    await response.body?.cancel();
+  }
+  return performance.now() - start;
+}
+
+async function main() {
+  const server = await startServer();
+  const rows = [];
+  try {
+    for (const ordering of ['fifo', 'independent']) {
+      let t = Date.now();
+      const outbox = await Outbox.open({ name: `bench-${ordering}`, ordering, indexedDB: new IDBFactory(),
+        now: () => t, broadcast: false });
+      const sent = new Map();
+      const enqueueStart = performance.now();
+      for (let i = 0; i < entries; i += 1) {
+        const bytes = body(i, bodyBytes);
+        const { id } = await outbox.enqueue({ url: `${server.url}/api/${ordering}`, method: 'POST', body: bytes,
+          headers: { 'content-type': 'application/octet-stream' } }, { group: `g${i % 4}` });
+        sent.set(id, createHash('sha256').update(bytes).digest('hex'));
+      }
+      const enqueueMs = performance.now() - enqueueStart;
+      const flushStart = performance.now();
+      const result = await outbox.flush();
+      const flushMs = performance.now() - flushStart;
+      t += 1;
+      if (result.sent !== entries) throw new Error(`flush sent ${result.sent} of ${entries}`);
+      for (const [id, sha] of sent) {
+        if (server.accepted.get(id)?.sha256 !== sha) throw new Error(`entry ${id} was not replayed byte-exact`);
+      }
+      rows.push([`Outbox.enqueue (${ordering})`, entries, enqueueMs, rate(entries, enqueueMs)]);
+      rows.push([`Outbox.flush (${ordering})`, entries, flushMs, rate(entries, flushMs)]);
+      outbox.close();
+    }
+    const putMs = await rawPuts(entries, bodyBytes);
+    rows.push(['floor: raw IndexedDB put (strict)', entries, putMs, rate(entries, putMs)]);
+    const fetchMs = await plainFetches(server.url, entries, bodyBytes);
+    rows.push(['floor: plain fetch loop', entries, fetchMs, rate(entries, fetchMs)]);
+
+    // 64 MiB body: time and the Wasm memory it needed.
+    const core = await createCore();
+    let t = Date.now();
+    const large = await Outbox.open({ name: 'bench-large', indexedDB: new IDBFactory(), now: () => t, core,
+      maxBytes: 128 * MiB, broadcast: false });
+    const big = new Uint8Array(64 * MiB);
+    for (let offset = 0; offset < big.length; offset += 65536) randomFillSync(big, offset, 65536);
+    const sha = createHash('sha256').update(big).digest('hex');
+    const memoryBefore = core.memory.buffer.byteLength;
+    const bigStart = performance.now();
+    const { id } = await large.enqueue({ url: `${server.url}/upload`, method: 'PUT', body: big });
+    const bigEnqueueMs = performance.now() - bigStart;
+    const bigFlushStart = performance.now();
+    await large.flush();
+    const bigFlushMs = performance.now() - bigFlushStart;
+    if (server.accepted.get(id)?.sha256 !== sha) throw new Error('the 64 MiB body was not replayed byte-exact');
+    large.close();
+
+    console.log(`sealpost outbox, Node ${process.version}, fake-indexeddb, loopback HTTP; ${entries} entries of ${bodyBytes} B`);
+    console.log('| operation | entries | ms | entries/s |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const [name, count, ms, perSecond] of rows) console.log(`| ${name} | ${count} | ${ms.toFixed(0)} | ${perSecond} |`);
+    console.log('');
+    console.log('| 64 MiB body | value |');
+    console.log('| --- | ---: |');
+    console.log(`| enqueue (seal in 64 KiB chunks + IndexedDB) | ${bigEnqueueMs.toFixed(0)} ms (${(64 / (bigEnqueueMs / 1000)).toFixed(0)} MiB/s) |`);
+    console.log(`| flush (open chunks + upload) | ${bigFlushMs.toFixed(0)} ms (${(64 / (bigFlushMs / 1000)).toFixed(0)} MiB/s) |`);
+    console.log(`| Wasm memory before / after | ${(memoryBefore / MiB).toFixed(2)} MiB / ${(core.memory.buffer.byteLength / MiB).toFixed(2)} MiB |`);
+  } finally {
+    await server.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,257 @@
+/**
+ * The outbox's IndexedDB schema and every read and write js/outbox.js makes. Nothing here sees plaintext:
+ * rows hold only the scheduling fields of DESIGN.md and the sealed bytes.
+ *
+ *   entries  key: id              {id, queue, seq, state, attempts, createdAt, nextAttemptAt, leaseUntil,
+ *                                  size, keyId, lastError, group}       index 'order' on [queue, seq]
+ *   records  key: id              the sealed request record (Uint8Array)
+ *   chunks   key: [id, index]     the sealed chunks of a large body (Uint8Array), in order
+ *   meta     key: string          per queue: 'seq:<q>' last sequence number, 'usage:<q>' {entries, bytes},
+ *                                  'keys:<q>' {current, all} key ids (hex), 'drainer:<q>' {owner, until}
+ *
+ * `group` is the hex of a keyed BLAKE2b tag of the group name (see src/core/group_tag.hpp); `keyId` the
+ * hex of the 8-byte key id of the key that sealed the record. Writes that must survive a crash use
+ * `durability: 'strict'`.
+ */
+import { SealpostError } from './errors.js';
+import { deleteDatabase, openDatabase, request, transaction } from './idb.js';
+
+const VERSION = 1;
+const STRICT = { durability: 'strict' };
+const ALL = ['entries', 'records', 'chunks', 'meta'];
+
+/** Lowest and highest keys of IndexedDB's key order, for ranges over compound keys. */
+const LOWEST = -Infinity;
+const HIGHEST = [];
+
+export class OutboxStore {
+  /**
+   * @param {IDBFactory} factory
+   * @param {string} name  the database name
+   * @param {typeof IDBKeyRange} [keyRange]  the IDBKeyRange of the same implementation as `factory`
+   * @returns {Promise<OutboxStore>}
+   */
+  static async open(factory, name, keyRange = globalThis.IDBKeyRange) {
+    if (!keyRange) throw new SealpostError('invalid-argument', 'IDBKeyRange is required beside indexedDB');
+    const db = await openDatabase(factory, name, VERSION, (database) => {
+      const entries = database.createObjectStore('entries', { keyPath: 'id' });
+      entries.createIndex('order', ['queue', 'seq'], { unique: true });
+      database.createObjectStore('records');
+      database.createObjectStore('chunks');
+      database.createObjectStore('meta');
+    });
+    return new OutboxStore(factory, name, db, keyRange);
+  }
+
+  constructor(factory, name, db, keyRange) {
+    this.factory = factory;
+    this.name = name;
+    this.db = db;
+    this.keyRange = keyRange;
+  }
+
+  /** Keys [queue, *] of the 'order' index. */
+  queueRange(queue) {
+    return this.keyRange.bound([queue, LOWEST], [queue, Infinity]);
+  }
+
+  /** Keys [id, *] of the chunks store. */
+  chunkRange(id) {
+    return this.keyRange.bound([id, LOWEST], [id, HIGHEST]);
+  }
+
+  close() {
+    this.db.close();
+  }
+
+  /** Every entry row of `queue`, in sequence order. */
+  entries(queue) {
+    return transaction(this.db, 'entries', 'readonly', (tx) =>
+      request(tx.objectStore('entries').index('order').getAll(this.queueRange(queue))));
+  }
+
+  /** One entry row, or undefined. */
+  entry(id) {
+    return transaction(this.db, 'entries', 'readonly', (tx) => request(tx.objectStore('entries').get(id)));
+  }
+
+  /** The sealed record of an entry, or undefined. */
+  record(id) {
+    return transaction(this.db, 'records', 'readonly', (tx) => request(tx.objectStore('records').get(id)));
+  }
+
+  /** Sealed chunks [from, from + count) of an entry's body, in order (missing ones are absent). */
+  chunks(id, from, count) {
+    return transaction(this.db, 'chunks', 'readonly', (tx) =>
+      request(tx.objectStore('chunks').getAll(this.keyRange.bound([id, from], [id, from + count - 1]))));
+  }
+
+  /** @param {string} key */
+  meta(key) {
+    return transaction(this.db, 'meta', 'readonly', (tx) => request(tx.objectStore('meta').get(key)));
+  }
+
+  /** @param {string} key @param {unknown} value */
+  setMeta(key, value) {
+    return transaction(this.db, 'meta', 'readwrite', (tx) => request(tx.objectStore('meta').put(value, key)), STRICT);
+  }
+
+  /**
+   * Adds an entry with its sealed record and chunks in one strict transaction, after checking the queue's
+   * limits. Assigns the entry's sequence number. Rejects with 'quota' (limits) or 'storage-full'
+   * (IndexedDB's quota) and then writes nothing.
+   * @param {object} entry  the row without `seq`
+   * @param {Uint8Array} record
+   * @param {Uint8Array[]} chunks
+   * @param {{maxEntries: number, maxBytes: number}} limits
+   */
+  add(entry, record, chunks, limits) {
+    return transaction(this.db, ALL, 'readwrite', async (tx) => {
+      const meta = tx.objectStore('meta');
+      const [usage = { entries: 0, bytes: 0 }, seq = 0] = await Promise.all([
+        request(meta.get(`usage:${entry.queue}`)), request(meta.get(`seq:${entry.queue}`))]);
+      if (usage.entries + 1 > limits.maxEntries) {
+        throw new SealpostError('quota', `the queue holds ${usage.entries} entries (maxEntries ${limits.maxEntries})`);
+      }
+      if (usage.bytes + entry.size > limits.maxBytes) {
+        throw new SealpostError('quota',
+          `the queue holds ${usage.bytes} bytes; ${entry.size} more exceed maxBytes ${limits.maxBytes}`);
+      }
+      const row = { ...entry, seq: seq + 1 };
+      meta.put(seq + 1, `seq:${entry.queue}`);
+      meta.put({ entries: usage.entries + 1, bytes: usage.bytes + entry.size }, `usage:${entry.queue}`);
+      tx.objectStore('entries').add(row);
+      tx.objectStore('records').add(record, entry.id);
+      const store = tx.objectStore('chunks');
+      chunks.forEach((chunk, index) => store.add(chunk, [entry.id, index]));
+      return row;
+    }, STRICT);
+  }
+
+  /**
+   * Read-modify-write of one entry: `change(row)` returns the new row, or null to leave it alone (a
+   * fencing check failed). Resolves with the new row or null (also when the entry is gone).
+   * @param {string} id
+   * @param {(row: object) => object | null} change
+   */
+  update(id, change) {
+    return transaction(this.db, 'entries', 'readwrite', async (tx) => {
+      const store = tx.objectStore('entries');
+      const row = await request(store.get(id));
+      if (!row) return null;
+      const next = change(row);
+      if (!next) return null;
+      store.put(next);
+      return next;
+    }, STRICT);
+  }
+
+  /**
+   * Leases an entry for an attempt: like update(), and reads its sealed record in the same transaction.
+   * Resolves with {row: the new row or null, record}.
+   * @param {string} id
+   * @param {(row: object) => object | null} change
+   */
+  claim(id, change) {
+    return transaction(this.db, ['entries', 'records'], 'readwrite', async (tx) => {
+      const store = tx.objectStore('entries');
+      const row = await request(store.get(id));
+      const next = row ? change(row) : null;
+      if (!next) return { row: null, record: undefined };
+      store.put(next);
+      return { row: next, record: await request(tx.objectStore('records').get(id)) };
+    }, STRICT);
+  }
+
+  /**
+   * Deletes an entry, its record and its chunks, if `expect(row)` holds. Resolves with whether it did.
+   * @param {string} id
+   * @param {(row: object) => boolean} [expect]
+   */
+  remove(id, expect = () => true) {
+    return transaction(this.db, ALL, 'readwrite', async (tx) => {
+      const row = await request(tx.objectStore('entries').get(id));
+      if (!row || !expect(row)) return false;
+      const meta = tx.objectStore('meta');
+      const usage = (await request(meta.get(`usage:${row.queue}`))) ?? { entries: 1, bytes: row.size };
+      meta.put({ entries: Math.max(0, usage.entries - 1), bytes: Math.max(0, usage.bytes - row.size) },
+        `usage:${row.queue}`);
+      tx.objectStore('entries').delete(id);
+      tx.objectStore('records').delete(id);
+      tx.objectStore('chunks').delete(this.chunkRange(id));
+      return true;
+    }, STRICT);
+  }
+
+  /**
+   * Replaces an entry's sealed record and chunks (key rotation) if `expect(row)` holds; the entry's keyId
+   * and size are updated in the same transaction.
+   */
+  replaceSealed(id, record, chunks, keyId, expect) {
+    return transaction(this.db, ALL, 'readwrite', async (tx) => {
+      const entries = tx.objectStore('entries');
+      const row = await request(entries.get(id));
+      if (!row || !expect(row)) return false;
+      const size = record.length + chunks.reduce((sum, c) => sum + c.length, 0);
+      const meta = tx.objectStore('meta');
+      const usage = (await request(meta.get(`usage:${row.queue}`))) ?? { entries: 1, bytes: row.size };
+      meta.put({ entries: usage.entries, bytes: Math.max(0, usage.bytes - row.size + size) }, `usage:${row.queue}`);
+      entries.put({ ...row, keyId, size });
+      tx.objectStore('records').put(record, id);
+      const store = tx.objectStore('chunks');
+      store.delete(this.chunkRange(id));
+      chunks.forEach((chunk, index) => store.put(chunk, [id, index]));
+      return true;
+    }, STRICT);
+  }
+
+  /**
+   * Takes the queue's drainer lease if it is free or expired (or already ours). Resolves with whether
+   * `owner` holds it until `until`.
+   */
+  acquireDrainer(queue, owner, now, until) {
+    return transaction(this.db, 'meta', 'readwrite', async (tx) => {
+      const meta = tx.objectStore('meta');
+      const lease = await request(meta.get(`drainer:${queue}`));
+      if (lease && lease.owner !== owner && lease.until > now) return false;
+      meta.put({ owner, until }, `drainer:${queue}`);
+      return true;
+    }, STRICT);
+  }
+
+  /** Gives the drainer lease back if `owner` still holds it. */
+  releaseDrainer(queue, owner) {
+    return transaction(this.db, 'meta', 'readwrite', async (tx) => {
+      const meta = tx.objectStore('meta');
+      const lease = await request(meta.get(`drainer:${queue}`));
+      if (lease && lease.owner === owner) meta.delete(`drainer:${queue}`);
+    });
+  }
+
+  /** Deletes every row of `queue`: entries, records, chunks and its meta rows. */
+  clearQueue(queue) {
+    return transaction(this.db, ALL, 'readwrite', async (tx) => {
+      const entries = tx.objectStore('entries');
+      const ids = await request(entries.index('order').getAllKeys(this.queueRange(queue)));
+      for (const id of ids) {
+        entries.delete(id);
+        tx.objectStore('records').delete(id);
+        tx.objectStore('chunks').delete(this.chunkRange(id));
+      }
+      const meta = tx.objectStore('meta');
+      for (const key of ['seq', 'usage', 'keys', 'drainer']) meta.delete(`${key}:${queue}`);
+    }, STRICT);
+  }
+
+  /** Whether the database holds no entry of any queue (then it may be deleted). */
+  async empty() {
+    const count = await transaction(this.db, 'entries', 'readonly', (tx) => request(tx.objectStore('entries').count()));
+    return count === 0;
+  }
+
+  /** Closes and deletes the whole database. */
+  async deleteDatabase() {
+    this.db.close();
+    await deleteDatabase(this.factory, this.name);
+  }
+}

@@ -1,0 +1,115 @@
+// The retry engine: what a policy may say, what an attempt's outcome means, when the next attempt is,
+// and which entries are due. Pure: time and the jitter seed are arguments.
+//
+// Policy (JSON object, every field optional; unknown fields are refused):
+//   baseDelayMs 2000, factor 2, maxDelayMs 3600000, jitter 'full' | 'equal' | 'none',
+//   maxAttempts 12, maxAgeMs 604800000, retryOn [408, 425, 429, 500, 502, 503, 504],
+//   honorRetryAfter true, requestTimeoutMs 30000
+//
+// Delay after the n-th failure: d = min(maxDelayMs, baseDelayMs * factor^(n-1)), then
+//   full:  floor(u * d)            equal: ceil(d / 2) + floor(u * floor(d / 2))           none: d
+// with u in [0, 1) from splitmix64(seed + n * 0x9e3779b97f4a7c15) (top 53 bits). Never earlier than
+// a Retry-After the server sent (when honorRetryAfter).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/bytes.hpp"
+#include "core/status.hpp"
+
+namespace sealpost::retry {
+
+enum class Jitter { full, equal, none };
+
+struct Policy {
+  std::int64_t base_delay_ms = 2000;
+  double factor = 2;
+  std::int64_t max_delay_ms = 3600000;
+  Jitter jitter = Jitter::full;
+  int max_attempts = 12;
+  std::int64_t max_age_ms = std::int64_t{7} * 24 * 3600 * 1000;
+  std::vector<int> retry_on = {408, 425, 429, 500, 502, 503, 504};
+  bool honor_retry_after = true;
+  std::int64_t request_timeout_ms = 30000;
+};
+
+// Parses and validates a policy. On invalid_policy, `field` names the offending option ("factor",
+// "retryOn[2]", or "retry" when the whole value is not an object).
+Status parse_policy(const nlohmann::json& value, Policy& policy, std::string& field);
+Status parse_policy(ByteView json_text, Policy& policy, std::string& field);
+nlohmann::json to_json(const Policy& policy);
+
+// Fuzz entry point: ok or invalid_policy / invalid_json for any bytes. Never crashes.
+Status check_policy(ByteView bytes);
+
+// The base delay of the n-th failure (n >= 1) before jitter, and after jitter.
+std::int64_t backoff_ms(const Policy& policy, int failures);
+std::int64_t jittered_delay_ms(const Policy& policy, int failures, std::uint64_t seed);
+// u in [0, 1) for (seed, n): the generator behind the jitter.
+double unit_random(std::uint64_t seed, int n);
+
+enum class OutcomeKind { network, timeout, response };
+
+struct Outcome {
+  OutcomeKind kind = OutcomeKind::network;
+  int status = 0;                  // for response
+  std::string_view retry_after;    // the Retry-After header, if any
+};
+
+struct Attempt {
+  int attempts = 1;                 // attempts made so far, including this one
+  std::int64_t created_at = 0;      // enqueue time (ms)
+  std::int64_t now = 0;             // when the outcome was known (ms)
+  std::uint64_t seed = 0;           // jitter seed of the entry
+  std::string_view previous_error;  // the entry's last error code ("" if none)
+  bool can_refresh = false;         // a beforeReplay hook exists (401/403 get one more attempt)
+};
+
+enum class Action { sent, retry, dead };
+
+struct Decision {
+  Action action = Action::dead;
+  std::string code;                // "" (sent), "network", "timeout", "http-503", "max-attempts", "expired"
+  std::int64_t next_attempt_at = 0;  // for retry
+};
+
+// What an attempt's outcome means for its entry:
+//   2xx/3xx (and status 0: an opaque answer) → sent; fetch rejected / timed out → retry (network,
+//   timeout); a status in retryOn → retry (http-<status>); 401/403 → one immediate retry after
+//   beforeReplay if there is one and the previous attempt was not already refused, else dead; any
+//   other status → dead (http-<status>). A retry past maxAttempts → dead (max-attempts); a retry
+//   whose time falls at or past createdAt + maxAgeMs → dead (expired).
+Decision decide(const Policy& policy, const Attempt& attempt, const Outcome& outcome);
+
+enum class Ordering { fifo, independent };
+
+// The scheduling fields of one stored entry.
+struct EntryState {
+  std::string id;
+  std::int64_t seq = 0;
+  std::string group;
+  enum class State { pending, inflight, dead } state = State::pending;
+  std::int64_t next_attempt_at = 0;
+  std::int64_t lease_until = 0;
+  std::int64_t created_at = 0;
+};
+
+struct DuePlan {
+  std::vector<std::string> due;      // in sequence order; fifo: a group's run of consecutive due entries
+  std::vector<std::string> expired;  // pending/lease-expired entries older than maxAgeMs: dead-letter them
+  std::optional<std::int64_t> next_attempt_at;  // earliest time something not due now becomes due
+};
+
+// What may be sent at `now`. fifo: per group, entries in sequence order; dead ones are skipped, an
+// inflight entry with a live lease or a pending entry not yet due blocks the rest of its group; the
+// caller sends a group's run in order and stops the group at its first failure. independent: every
+// due entry. An inflight entry whose lease has expired is due again (its attempt counted).
+DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms);
+
+}  // namespace sealpost::retry

@@ -1,0 +1,356 @@
+// The outbox's flat exports: retry policy, decisions and due plans (JSON in, JSON out), group tags,
+// request records (CBOR, sealed) and chunk streams for large bodies. Names in exports_outbox.txt;
+// the only caller is the outbox section of js/wasm.js. Same conventions as exports.cpp: an int
+// status back, (out, cap, out_len) outputs with buffer_too_small + the needed length.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/group_tag.hpp"
+#include "core/record_stream.hpp"
+#include "core/request_record.hpp"
+#include "core/retry.hpp"
+#include "core/retry_after.hpp"
+#include "core/status.hpp"
+#include "wasm/keyring_instance.hpp"
+
+using nlohmann::json;
+using sealpost::ByteView;
+using sealpost::KeyKind;
+using sealpost::MutableByteView;
+using sealpost::Status;
+namespace retry = sealpost::retry;
+
+namespace {
+
+using sealpost::wasm::keyring;
+
+int status(Status s) { return sealpost::to_int(s); }
+
+bool readable(const void* data, std::size_t len) { return data != nullptr || len == 0; }
+
+ByteView view(const std::uint8_t* data, std::size_t len) { return {data, len}; }
+
+std::string_view text(const char* data, std::size_t len) { return {data, len}; }
+
+// Writes `bytes` to (out, cap, out_len), or reports the length needed.
+int emit(ByteView bytes, std::uint8_t* out, std::size_t cap, std::size_t* out_len, Status result = Status::ok) {
+  *out_len = bytes.size();
+  if (cap < bytes.size() || (out == nullptr && !bytes.empty())) return status(Status::buffer_too_small);
+  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+  return status(result);
+}
+
+int emit_json(const json& value, std::uint8_t* out, std::size_t cap, std::size_t* out_len,
+              Status result = Status::ok) {
+  const std::string text_out = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  return emit(sealpost::as_bytes(text_out), out, cap, out_len, result);
+}
+
+json parse(const std::uint8_t* in, std::size_t len) { return json::parse(in, in + len, nullptr, false); }
+
+bool get_int(const json& object, const char* name, std::int64_t& value) {
+  auto it = object.find(name);
+  if (it == object.end() || !it->is_number()) return false;
+  value = it->is_number_float() ? static_cast<std::int64_t>(it->get<double>()) : it->get<std::int64_t>();
+  return true;
+}
+
+std::string get_string(const json& object, const char* name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool policy_from(const json& input, retry::Policy& policy) {
+  auto it = input.find("policy");
+  std::string field;
+  return it != input.end() && retry::parse_policy(*it, policy, field) == Status::ok;
+}
+
+struct Stream {
+  std::unique_ptr<sealpost::record_stream::Sealer> sealer;
+  std::unique_ptr<sealpost::record_stream::Opener> opener;
+};
+
+std::vector<std::unique_ptr<Stream>>& streams() {
+  static std::vector<std::unique_ptr<Stream>> table;
+  return table;
+}
+
+int put_stream(std::unique_ptr<Stream> stream) {
+  auto& table = streams();
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (!table[i]) {
+      table[i] = std::move(stream);
+      return static_cast<int>(i + 1);
+    }
+  }
+  table.push_back(std::move(stream));
+  return static_cast<int>(table.size());
+}
+
+Stream* find_stream(int handle) {
+  auto& table = streams();
+  if (handle <= 0 || static_cast<std::size_t>(handle) > table.size()) return nullptr;
+  return table[static_cast<std::size_t>(handle - 1)].get();
+}
+
+sealpost::record::Place place_of(const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
+                                 const char* entry_id, std::size_t entry_id_len) {
+  return {text(db, db_len), text(queue, queue_len), text(entry_id, entry_id_len)};
+}
+
+bool place_readable(const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
+                    const char* entry_id, std::size_t entry_id_len) {
+  return readable(db, db_len) && readable(queue, queue_len) && readable(entry_id, entry_id_len);
+}
+
+}  // namespace
+
+extern "C" {
+
+// Validates a retry policy (JSON). ok: out = the complete policy with defaults filled in.
+// invalid_policy / invalid_json: out = the name of the offending field.
+int sp_retry_policy(const std::uint8_t* in, std::size_t len, std::uint8_t* out, std::size_t cap,
+                    std::size_t* out_len) {
+  if (!readable(in, len) || out_len == nullptr) return status(Status::invalid_argument);
+  retry::Policy policy;
+  std::string field;
+  const Status s = retry::parse_policy(view(in, len), policy, field);
+  if (s != Status::ok) {
+    const int rc = emit(sealpost::as_bytes(field), out, cap, out_len, s);
+    return rc == status(Status::buffer_too_small) ? rc : status(s);
+  }
+  return emit_json(retry::to_json(policy), out, cap, out_len);
+}
+
+// One attempt's outcome → {action: 'sent'|'retry'|'dead', code, nextAttemptAt}.
+// in: {policy, attempts, createdAt, now, seed, previousError, canRefresh,
+//      outcome: {kind: 'network'|'timeout'|'response', status, retryAfter}}
+int sp_retry_decide(const std::uint8_t* in, std::size_t len, std::uint8_t* out, std::size_t cap,
+                    std::size_t* out_len) {
+  if (!readable(in, len) || out_len == nullptr) return status(Status::invalid_argument);
+  const json input = parse(in, len);
+  retry::Policy policy;
+  if (input.is_discarded() || !input.is_object() || !policy_from(input, policy)) {
+    return status(Status::invalid_argument);
+  }
+  retry::Attempt attempt;
+  std::int64_t attempts = 0, seed = 0;
+  auto outcome_it = input.find("outcome");
+  if (!get_int(input, "attempts", attempts) || !get_int(input, "createdAt", attempt.created_at) ||
+      !get_int(input, "now", attempt.now) || !get_int(input, "seed", seed) || outcome_it == input.end() ||
+      !outcome_it->is_object()) {
+    return status(Status::invalid_argument);
+  }
+  attempt.attempts = static_cast<int>(attempts);
+  attempt.seed = static_cast<std::uint64_t>(seed);
+  const std::string previous_error = get_string(input, "previousError");
+  attempt.previous_error = previous_error;
+  if (auto refresh = input.find("canRefresh"); refresh != input.end() && refresh->is_boolean()) {
+    attempt.can_refresh = refresh->get<bool>();
+  }
+
+  retry::Outcome outcome;
+  const std::string kind = get_string(*outcome_it, "kind");
+  const std::string retry_after_value = get_string(*outcome_it, "retryAfter");
+  if (kind == "network") {
+    outcome.kind = retry::OutcomeKind::network;
+  } else if (kind == "timeout") {
+    outcome.kind = retry::OutcomeKind::timeout;
+  } else if (kind == "response") {
+    std::int64_t code = 0;
+    if (!get_int(*outcome_it, "status", code) || code < 0 || code > 999) return status(Status::invalid_argument);
+    outcome.kind = retry::OutcomeKind::response;
+    outcome.status = static_cast<int>(code);
+    outcome.retry_after = retry_after_value;
+  } else {
+    return status(Status::invalid_argument);
+  }
+  const retry::Decision decision = retry::decide(policy, attempt, outcome);
+  const char* action = decision.action == retry::Action::sent    ? "sent"
+                       : decision.action == retry::Action::retry ? "retry"
+                                                                 : "dead";
+  json result{{"action", action}, {"code", decision.code}};
+  if (decision.action == retry::Action::retry) result["nextAttemptAt"] = decision.next_attempt_at;
+  return emit_json(result, out, cap, out_len);
+}
+
+// What is due: in {ordering: 'fifo'|'independent', now, maxAgeMs, entries: [{id, seq, group, state,
+// nextAttemptAt, leaseUntil, createdAt}]} → {due: [id], expired: [id], nextAttemptAt: ms | null}.
+int sp_retry_plan(const std::uint8_t* in, std::size_t len, std::uint8_t* out, std::size_t cap,
+                  std::size_t* out_len) {
+  if (!readable(in, len) || out_len == nullptr) return status(Status::invalid_argument);
+  const json input = parse(in, len);
+  std::int64_t now = 0, max_age_ms = 0;
+  if (input.is_discarded() || !input.is_object() || !get_int(input, "now", now) ||
+      !get_int(input, "maxAgeMs", max_age_ms)) {
+    return status(Status::invalid_argument);
+  }
+  const std::string ordering_name = get_string(input, "ordering");
+  if (ordering_name != "fifo" && ordering_name != "independent") return status(Status::invalid_argument);
+  auto list = input.find("entries");
+  if (list == input.end() || !list->is_array()) return status(Status::invalid_argument);
+  std::vector<retry::EntryState> entries;
+  entries.reserve(list->size());
+  for (const json& row : *list) {
+    if (!row.is_object()) return status(Status::invalid_argument);
+    retry::EntryState entry;
+    entry.id = get_string(row, "id");
+    entry.group = get_string(row, "group");
+    const std::string state = get_string(row, "state");
+    if (state == "pending") entry.state = retry::EntryState::State::pending;
+    else if (state == "inflight") entry.state = retry::EntryState::State::inflight;
+    else if (state == "dead") entry.state = retry::EntryState::State::dead;
+    else return status(Status::invalid_argument);
+    if (entry.id.empty() || !get_int(row, "seq", entry.seq) || !get_int(row, "createdAt", entry.created_at)) {
+      return status(Status::invalid_argument);
+    }
+    get_int(row, "nextAttemptAt", entry.next_attempt_at);
+    get_int(row, "leaseUntil", entry.lease_until);
+    entries.push_back(std::move(entry));
+  }
+  const retry::DuePlan plan = retry::plan_due(
+      std::move(entries), ordering_name == "fifo" ? retry::Ordering::fifo : retry::Ordering::independent, now,
+      max_age_ms);
+  json result{{"due", plan.due}, {"expired", plan.expired}, {"nextAttemptAt", nullptr}};
+  if (plan.next_attempt_at) result["nextAttemptAt"] = *plan.next_attempt_at;
+  return emit_json(result, out, cap, out_len);
+}
+
+// Retry-After → absolute ms in *out_ms; malformed if it is neither delta-seconds nor an HTTP-date.
+int sp_retry_after(const char* value, std::size_t len, double now_ms, double* out_ms) {
+  if (!readable(value, len) || out_ms == nullptr) return status(Status::invalid_argument);
+  const auto at = sealpost::retry_after::parse(text(value, len), static_cast<std::int64_t>(now_ms));
+  if (!at) return status(Status::malformed);
+  *out_ms = static_cast<double>(*at);
+  return status(Status::ok);
+}
+
+// The 16-byte keyed BLAKE2b tag of a group name under a symmetric key.
+int sp_group_tag(int handle, const char* group, std::size_t len, std::uint8_t* out16) {
+  if (!readable(group, len) || out16 == nullptr) return status(Status::invalid_argument);
+  const sealpost::SecretBytes* key = keyring().find(handle, KeyKind::symmetric);
+  if (key == nullptr) return status(Status::unknown_key);
+  sealpost::GroupTag tag{};
+  if (const Status s = sealpost::group_tag(key->view(), text(group, len), tag); s != Status::ok) return status(s);
+  std::memcpy(out16, tag.data(), tag.size());
+  return status(Status::ok);
+}
+
+// Encodes a request (fields as JSON, body as bytes) to CBOR and seals it to its place.
+// invalid_request: out = the name of the offending field.
+int sp_request_seal(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
+                    const char* entry_id, std::size_t entry_id_len, const std::uint8_t* fields,
+                    std::size_t fields_len, const std::uint8_t* body, std::size_t body_len, std::uint8_t* out,
+                    std::size_t cap, std::size_t* out_len) {
+  if (!place_readable(db, db_len, queue, queue_len, entry_id, entry_id_len) || !readable(fields, fields_len) ||
+      !readable(body, body_len) || out_len == nullptr) {
+    return status(Status::invalid_argument);
+  }
+  const sealpost::SecretBytes* key = keyring().find(handle, KeyKind::symmetric);
+  if (key == nullptr) return status(Status::unknown_key);
+  sealpost::Bytes sealed;
+  std::string field;
+  const Status s = sealpost::request_record::seal(key->view(), place_of(db, db_len, queue, queue_len, entry_id,
+                                                                        entry_id_len),
+                                                  view(fields, fields_len), view(body, body_len), sealed, field);
+  if (s == Status::invalid_request) {
+    const int rc = emit(sealpost::as_bytes(field), out, cap, out_len, s);
+    return rc == status(Status::buffer_too_small) ? rc : status(s);
+  }
+  if (s != Status::ok) return status(s);
+  return emit(sealed, out, cap, out_len);
+}
+
+// Opens a sealed request record: out = u32le(len fields) ‖ fields JSON ‖ inline body.
+int sp_request_open(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
+                    const char* entry_id, std::size_t entry_id_len, const std::uint8_t* sealed,
+                    std::size_t sealed_len, std::uint8_t* out, std::size_t cap, std::size_t* out_len) {
+  if (!place_readable(db, db_len, queue, queue_len, entry_id, entry_id_len) || !readable(sealed, sealed_len) ||
+      out_len == nullptr) {
+    return status(Status::invalid_argument);
+  }
+  const sealpost::SecretBytes* key = keyring().find(handle, KeyKind::symmetric);
+  if (key == nullptr) return status(Status::unknown_key);
+  sealpost::SecretBytes framed;
+  const Status s = sealpost::request_record::open(
+      key->view(), place_of(db, db_len, queue, queue_len, entry_id, entry_id_len), view(sealed, sealed_len), framed);
+  if (s != Status::ok) return status(s);
+  return emit(framed.view(), out, cap, out_len);
+}
+
+// Starts sealing a chunk stream; writes its 24-byte header. Returns a stream handle (> 0) or -status.
+int sp_stream_seal_init(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
+                        const char* entry_id, std::size_t entry_id_len, std::uint8_t* header_out24) {
+  if (!place_readable(db, db_len, queue, queue_len, entry_id, entry_id_len) || header_out24 == nullptr) {
+    return -status(Status::invalid_argument);
+  }
+  const sealpost::SecretBytes* key = keyring().find(handle, KeyKind::symmetric);
+  if (key == nullptr) return -status(Status::unknown_key);
+  auto stream = std::make_unique<Stream>();
+  stream->sealer = std::make_unique<sealpost::record_stream::Sealer>();
+  const Status s = stream->sealer->init(key->view(), place_of(db, db_len, queue, queue_len, entry_id, entry_id_len),
+                                        MutableByteView(header_out24, sealpost::record_stream::kHeaderBytes));
+  if (s != Status::ok) return -status(s);
+  return put_stream(std::move(stream));
+}
+
+int sp_stream_seal_push(int stream_handle, const std::uint8_t* chunk, std::size_t len, int final, std::uint8_t* out,
+                        std::size_t cap, std::size_t* out_len) {
+  Stream* stream = find_stream(stream_handle);
+  if (stream == nullptr || !stream->sealer || !readable(chunk, len) || out_len == nullptr) {
+    return status(Status::invalid_argument);
+  }
+  const std::size_t needed = len + sealpost::record_stream::kChunkOverhead;
+  *out_len = needed;
+  if (cap < needed || out == nullptr) return status(Status::buffer_too_small);
+  return status(stream->sealer->push(view(chunk, len), final != 0, MutableByteView(out, needed)));
+}
+
+int sp_stream_open_init(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
+                        const char* entry_id, std::size_t entry_id_len, const std::uint8_t* header,
+                        std::size_t header_len) {
+  if (!place_readable(db, db_len, queue, queue_len, entry_id, entry_id_len) || !readable(header, header_len)) {
+    return -status(Status::invalid_argument);
+  }
+  const sealpost::SecretBytes* key = keyring().find(handle, KeyKind::symmetric);
+  if (key == nullptr) return -status(Status::unknown_key);
+  auto stream = std::make_unique<Stream>();
+  stream->opener = std::make_unique<sealpost::record_stream::Opener>();
+  const Status s = stream->opener->init(key->view(), place_of(db, db_len, queue, queue_len, entry_id, entry_id_len),
+                                        view(header, header_len));
+  if (s != Status::ok) return -status(s);
+  return put_stream(std::move(stream));
+}
+
+int sp_stream_open_pull(int stream_handle, const std::uint8_t* sealed, std::size_t len, std::uint8_t* out,
+                        std::size_t cap, std::size_t* out_len, int* final_out) {
+  Stream* stream = find_stream(stream_handle);
+  if (stream == nullptr || !stream->opener || !readable(sealed, len) || out_len == nullptr || final_out == nullptr) {
+    return status(Status::invalid_argument);
+  }
+  if (len < sealpost::record_stream::kChunkOverhead) return status(Status::record_tampered);
+  const std::size_t needed = len - sealpost::record_stream::kChunkOverhead;
+  *out_len = needed;
+  if (cap < needed || (out == nullptr && needed > 0)) return status(Status::buffer_too_small);
+  bool final = false;
+  const Status s = stream->opener->pull(view(sealed, len), MutableByteView(out, needed), final);
+  *final_out = final ? 1 : 0;
+  return status(s);
+}
+
+// Forgets a stream (its state is zeroed).
+int sp_stream_release(int stream_handle) {
+  if (find_stream(stream_handle) == nullptr) return status(Status::invalid_argument);
+  streams()[static_cast<std::size_t>(stream_handle - 1)].reset();
+  return status(Status::ok);
+}
+
+}  // extern "C"

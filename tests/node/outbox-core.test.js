@@ -1,0 +1,84 @@
+// The outbox's Wasm exports agree with the native engine: the same pinned schedules (tests/native/retry_test.cpp,
+// checked there against an independent computation), Retry-After forms, due plans, request records and streams.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+
+import { createCore, KeyKind } from '../../js/wasm.js';
+
+const core = await createCore();
+const place = { database: 'db', queue: 'q', id: 'entry-1' };
+
+test('Wasm gives the schedule pinned natively for fixed seeds (full and equal jitter)', () => {
+  const policy = core.retryPolicy({});
+  const equal = core.retryPolicy({ jitter: 'equal' });
+  const delays = (p, seed) => Array.from({ length: 8 }, (_, i) => core.retryDecide({
+    policy: p, attempts: i + 1, createdAt: 0, now: 0, seed, outcome: { kind: 'network' },
+  }).nextAttemptAt);
+  assert.deepEqual(delays(policy, 1), [1491, 3884, 3554, 7108, 24412, 56150, 66952, 73090]);
+  assert.deepEqual(delays(policy, 7), [33, 3603, 4663, 7239, 7981, 29948, 41993, 34370]);
+  assert.deepEqual(delays(equal, 1), [1745, 3942, 5777, 11554, 28206, 60075, 97476, 164545]);
+});
+
+test('Retry-After as delta-seconds and the three HTTP-date forms', () => {
+  assert.equal(core.retryAfter('120', 1000), 121000);
+  for (const date of ['Sun, 06 Nov 1994 08:49:37 GMT', 'Sunday, 06-Nov-94 08:49:37 GMT', 'Sun Nov  6 08:49:37 1994']) {
+    assert.equal(core.retryAfter(date, 0), 784111777000, date);
+  }
+  assert.equal(core.retryAfter('soon', 0), null);
+  const decision = core.retryDecide({ policy: core.retryPolicy({ jitter: 'none' }), attempts: 1, createdAt: 784111700000,
+    now: 784111700000, seed: 0, outcome: { kind: 'response', status: 503, retryAfter: 'Sun, 06 Nov 1994 08:49:37 GMT' } });
+  assert.deepEqual(decision, { action: 'retry', code: 'http-503', nextAttemptAt: 784111777000 });
+});
+
+test('due plans: fifo per group, leases, expiry', () => {
+  const entries = [
+    { id: 'a1', seq: 1, group: 'a', state: 'pending', nextAttemptAt: 0, leaseUntil: 0, createdAt: 0 },
+    { id: 'a2', seq: 2, group: 'a', state: 'pending', nextAttemptAt: 0, leaseUntil: 0, createdAt: 0 },
+    { id: 'b1', seq: 3, group: 'b', state: 'inflight', nextAttemptAt: 0, leaseUntil: 500, createdAt: 0 },
+    { id: 'b2', seq: 4, group: 'b', state: 'pending', nextAttemptAt: 0, leaseUntil: 0, createdAt: 0 },
+    { id: 'c1', seq: 5, group: 'c', state: 'pending', nextAttemptAt: 0, leaseUntil: 0, createdAt: -5000 },
+  ];
+  assert.deepEqual(core.retryPlan({ ordering: 'fifo', now: 100, maxAgeMs: 1000, entries }),
+    { due: ['a1', 'a2'], expired: ['c1'], nextAttemptAt: 500 });
+  assert.deepEqual(core.retryPlan({ ordering: 'independent', now: 100, maxAgeMs: 1000, entries }).due, ['a1', 'a2', 'b2']);
+  assert.throws(() => core.retryPlan({ ordering: 'lifo', now: 0, maxAgeMs: 1, entries: [] }), (e) => e.code === 'invalid-argument');
+});
+
+test('request records round-trip every field; a bad field is invalid-request naming it', () => {
+  const key = core.generateKey(KeyKind.symmetric);
+  const fields = { method: 'POST', url: 'https://a.test/x', headers: [['a', '1'], ['b', '2']], credentials: 'include',
+    mode: 'cors', cache: 'no-store', redirect: 'manual', referrer: 'https://a.test/', referrerPolicy: 'origin',
+    integrity: '', keepalive: true, metadata: { n: 1, s: 'x', list: [true, null] } };
+  const body = Uint8Array.from({ length: 1000 }, (_, i) => (i * 31) & 0xff);
+  const sealed = core.sealRequest(key, place, fields, body);
+  const opened = core.openRequest(key, place, sealed);
+  assert.deepEqual(opened.fields, fields);
+  assert.deepEqual(opened.body, body);
+  assert.throws(() => core.openRequest(key, { ...place, queue: 'other' }, sealed), (e) => e.code === 'record-tampered');
+  for (const [bad, field] of [[{ url: 'x' }, 'method'], [{ method: 'POST', url: '' }, 'url'],
+    [{ method: 'POST', url: 'u', redirect: 'x' }, 'redirect']]) {
+    assert.throws(() => core.sealRequest(key, place, bad), (e) => e.code === 'invalid-request' && e.field === field);
+  }
+  core.releaseKey(key);
+});
+
+test('chunk streams open only in order, in place, and to the end', () => {
+  const key = core.generateKey(KeyKind.symmetric);
+  const { stream, header } = core.sealStreamInit(key, place);
+  const chunks = [0, 1, 2].map((i) => core.sealChunk(stream, new Uint8Array(1000).fill(i), i === 2));
+  core.releaseStream(stream);
+  const open = (order, where = place) => {
+    const opener = core.openStreamInit(key, where, header);
+    try {
+      return order.map((i) => core.openChunk(opener, chunks[i]));
+    } finally {
+      core.releaseStream(opener);
+    }
+  };
+  const all = open([0, 1, 2]);
+  assert.deepEqual(all.map((c) => [c.plain[0], c.final]), [[0, false], [1, false], [2, true]]);
+  assert.throws(() => open([1]), (e) => e.code === 'record-tampered');
+  assert.throws(() => open([0, 2]), (e) => e.code === 'record-tampered');
+  assert.throws(() => open([0], { ...place, id: 'entry-2' }), (e) => e.code === 'record-tampered');
+  core.releaseKey(key);
+});

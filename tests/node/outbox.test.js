@@ -1,0 +1,435 @@
+// The outbox against fake-indexeddb and a real loopback HTTP server: delivery, retries, ordering,
+// idempotency, events, limits and the API around them.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+
+import { SealpostError } from '../../js/errors.js';
+import { Outbox as IndexOutbox } from '../../js/index.js';
+import { startServer } from './loopback-server.js';
+import { prng } from './helpers.js';
+import { Outbox, drain, manualClock, openOutbox } from './outbox-support.js';
+
+test('the package entry point exports Outbox', () => {
+  assert.equal(IndexOutbox, Outbox);
+});
+
+test('a queued request is replayed with its method, headers, binary body and idempotency key', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const { outbox } = await openOutbox();
+  t.after(() => outbox.close());
+  const body = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7) & 0xff);
+  const { id } = await outbox.enqueue({
+    url: `${server.url}/api/notes?x=1`, method: 'PATCH', body,
+    headers: { 'content-type': 'application/octet-stream', authorization: 'Bearer s3cret', 'x-note': 'a b' },
+  });
+  assert.match(id, /^[0-9a-f]{32}$/);
+  assert.equal(await outbox.size(), 1);
+  const drained = [];
+  outbox.addEventListener('drained', (event) => drained.push(event.detail));
+  const result = await outbox.flush();
+  assert.deepEqual(result, { sent: 1, retrying: 0, dead: 0, remaining: 0, nextAttemptAt: null });
+  assert.deepEqual(drained, [{ queue: 'notes', sent: 1, dead: 0 }]);
+  await outbox.flush();
+  assert.equal(drained.length, 1, 'an empty queue does not announce itself again');
+  const got = server.accepted.get(id);
+  assert.ok(got, 'accepted under its idempotency key');
+  assert.equal(got.method, 'PATCH');
+  assert.equal(got.url, '/api/notes?x=1');
+  assert.equal(got.headers.authorization, 'Bearer s3cret');
+  assert.equal(got.headers['x-note'], 'a b');
+  assert.equal(got.headers['content-type'], 'application/octet-stream');
+  assert.deepEqual(new Uint8Array(got.body), body);
+  assert.equal(await outbox.size(), 0);
+});
+
+test('a Request object is queued from a clone and stays usable', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const { outbox } = await openOutbox();
+  t.after(() => outbox.close());
+  const request = new Request(`${server.url}/r`, { method: 'POST', body: 'hello', headers: { 'x-a': '1' } });
+  const { id } = await outbox.enqueue(request);
+  assert.equal(request.bodyUsed, false);
+  assert.equal(await request.text(), 'hello');
+  await outbox.flush();
+  assert.equal(server.accepted.get(id).body.toString(), 'hello');
+  assert.equal(server.accepted.get(id).headers['content-type'], 'text/plain;charset=UTF-8');
+});
+
+test('events: enqueued, retry-scheduled, sent, dead-lettered, drained — ids and codes, never plaintext', async (t) => {
+  const server = await startServer((req) => (req.url === '/503' ? { status: 503, retryAfter: 7 }
+    : req.url === '/400' ? { status: 400 } : 'ok'));
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox({ ordering: 'independent' });
+  t.after(() => outbox.close());
+  const events = [];
+  for (const type of ['enqueued', 'retry-scheduled', 'sent', 'dead-lettered', 'drained']) {
+    outbox.addEventListener(type, (event) => events.push([type, event.detail]));
+  }
+  const a = await outbox.enqueue({ url: `${server.url}/503`, method: 'POST', body: 'secret-a' });
+  const b = await outbox.enqueue({ url: `${server.url}/400`, method: 'POST', body: 'secret-b' });
+  const c = await outbox.enqueue({ url: `${server.url}/ok`, method: 'POST', body: 'secret-c' });
+  const first = await outbox.flush();
+  assert.equal(first.sent, 1);
+  assert.equal(first.retrying, 1);
+  assert.equal(first.dead, 1);
+  assert.equal(first.remaining, 1);
+  assert.equal(first.nextAttemptAt, clock.t + 7000, 'Retry-After: 7 is a floor over the 2 s backoff');
+  const byType = (type) => events.filter(([t2]) => t2 === type).map(([, d]) => d);
+  assert.deepEqual(byType('enqueued').map((d) => d.id), [a.id, b.id, c.id]);
+  assert.deepEqual(byType('sent').map((d) => d.id), [c.id]);
+  assert.deepEqual(byType('retry-scheduled').map((d) => [d.id, d.code, d.nextAttemptAt]),
+    [[a.id, 'http-503', clock.t + 7000]]);
+  assert.deepEqual(byType('dead-lettered').map((d) => [d.id, d.code]), [[b.id, 'http-400']]);
+  assert.equal(byType('drained').length, 0);
+  assert.doesNotMatch(JSON.stringify(events), /secret|127\.0\.0\.1/);
+
+  const dead = await outbox.deadLetters();
+  assert.deepEqual(dead.map((d) => [d.id, d.state, d.lastError, d.method]), [[b.id, 'dead', 'http-400', 'POST']]);
+  clock.advance(7000);
+  server.accepted.clear();
+  await outbox.discard(b.id);
+  const second = await outbox.flush();
+  assert.equal(second.remaining, 1, 'still 503');
+  assert.equal(await outbox.size(), 1);
+});
+
+test('flush never starts an attempt after its deadline and never sleeps', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox();
+  t.after(() => outbox.close());
+  for (let i = 0; i < 3; i += 1) await outbox.enqueue({ url: `${server.url}/n${i}`, method: 'POST', body: `${i}` });
+  const none = await outbox.flush({ deadline: clock.t });
+  assert.deepEqual(none, { sent: 0, retrying: 0, dead: 0, remaining: 3, nextAttemptAt: clock.t });
+  assert.equal(server.count, 0);
+  // A fetch that moves the clock: the deadline falls after the second attempt.
+  const fetchAndTick = async (request, init) => {
+    clock.advance(1000);
+    return fetch(request, init);
+  };
+  const partial = await outbox.flush({ deadline: clock.t + 1500, fetch: fetchAndTick });
+  assert.equal(partial.sent, 2);
+  assert.equal(partial.remaining, 1);
+});
+
+test('401 gets one more attempt after beforeReplay refreshes the Authorization header', async (t) => {
+  const server = await startServer((req) => (req.headers.authorization === 'Bearer fresh' ? 'ok' : { status: 401 }));
+  t.after(() => server.close());
+  const seen = [];
+  const { outbox } = await openOutbox({
+    beforeReplay: async (request, entry) => {
+      seen.push([entry.id, entry.attempts, entry.lastError]);
+      if (entry.lastError !== 'http-401') return request;
+      const headers = new Headers(request.headers);
+      headers.set('authorization', 'Bearer fresh');
+      return new Request(request, { headers });
+    },
+  });
+  t.after(() => outbox.close());
+  const { id } = await outbox.enqueue({ url: `${server.url}/a`, method: 'POST', body: 'x',
+    headers: { authorization: 'Bearer stale' } });
+  const result = await outbox.flush();
+  assert.equal(result.sent, 1);
+  assert.deepEqual(seen, [[id, 1, null], [id, 2, 'http-401']]);
+  assert.equal(server.accepted.get(id).headers['idempotency-key'], id);
+});
+
+test('without beforeReplay a 403 is dead at once; idempotencyHeader: null sends no key', async (t) => {
+  const server = await startServer((req) => (req.url === '/forbidden' ? { status: 403 } : 'ok'));
+  t.after(() => server.close());
+  const { outbox } = await openOutbox({ idempotencyHeader: null, ordering: 'independent' });
+  t.after(() => outbox.close());
+  await outbox.enqueue({ url: `${server.url}/forbidden`, method: 'DELETE' });
+  await outbox.enqueue({ url: `${server.url}/fine`, method: 'DELETE' });
+  const result = await outbox.flush();
+  assert.equal(result.dead, 1);
+  assert.equal(result.sent, 1);
+  assert.equal(server.requests.find((r) => r.url === '/fine').key, null);
+});
+
+test('500 entries against 503+Retry-After, 429, dropped connections and lost answers: each accepted exactly once, FIFO per group', async (t) => {
+  const random = prng(20261125);
+  const script = () => {
+    const roll = random();
+    if (roll < 0.10) return { status: 503, retryAfter: 1 + Math.floor(random() * 3) };
+    if (roll < 0.15) return { status: 429 };
+    if (roll < 0.20) return 'drop';
+    if (roll < 0.25) return 'lose-answer';
+    return 'ok';
+  };
+  const server = await startServer(script);
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox({
+    retry: { baseDelayMs: 100, maxDelayMs: 2000, maxAttempts: 100, requestTimeoutMs: 5000 },
+  });
+  t.after(() => outbox.close());
+  const groups = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
+  const ids = [];
+  for (let i = 0; i < 500; i += 1) {
+    const group = groups[i % groups.length];
+    const { id } = await outbox.enqueue(
+      { url: `${server.url}/api/${group}`, method: 'POST', body: JSON.stringify({ group, i }) }, { group });
+    ids.push(id);
+  }
+  const totals = await drain(outbox, clock);
+  assert.equal(totals.sent, 500);
+  assert.equal(totals.dead, 0);
+  assert.equal(server.accepted.size, 500, 'every entry accepted exactly once');
+  for (const id of ids) assert.ok(server.accepted.has(id));
+  const duplicates = server.requests.filter((r, i, all) => all.findIndex((o) => o.key === r.key) !== i).length;
+  assert.ok(totals.retrying > 50, `the server's failures caused retries (${totals.retrying})`);
+  assert.ok(duplicates > 0, 'lost answers made the outbox resend some accepted writes');
+  const accepted = server.order.map((key) => JSON.parse(server.accepted.get(key).body));
+  for (const group of groups) {
+    const sequence = accepted.filter((a) => a.group === group).map((a) => a.i);
+    assert.deepEqual(sequence, [...sequence].sort((x, y) => x - y), `${group} accepted in order`);
+    assert.equal(sequence.length, 100);
+  }
+});
+
+test("ordering: 'independent' — a poisoned entry does not hold back the rest; with 'fifo' it holds its group", async (t) => {
+  const server = await startServer((req) => (req.url === '/poison' ? { status: 503 } : 'ok'));
+  t.after(() => server.close());
+  for (const ordering of ['independent', 'fifo']) {
+    const { outbox } = await openOutbox({ ordering, retry: { maxAttempts: 50 } });
+    await outbox.enqueue({ url: `${server.url}/poison`, method: 'POST', body: 'p' });
+    for (let i = 0; i < 5; i += 1) await outbox.enqueue({ url: `${server.url}/ok${i}`, method: 'POST', body: `${i}` });
+    await outbox.enqueue({ url: `${server.url}/other`, method: 'POST', body: 'o' }, { group: 'other' });
+    const result = await outbox.flush();
+    if (ordering === 'independent') {
+      assert.equal(result.sent, 6);
+      assert.equal(result.remaining, 1);
+    } else {
+      assert.equal(result.sent, 1, 'only the other group moves');
+      assert.equal(result.remaining, 6);
+    }
+    outbox.close();
+  }
+});
+
+test('maxAttempts and maxAgeMs dead-letter an entry as max-attempts / expired', async (t) => {
+  const server = await startServer(() => ({ status: 503 }));
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox({ retry: { maxAttempts: 3, jitter: 'none', baseDelayMs: 1000 } });
+  t.after(() => outbox.close());
+  const { id } = await outbox.enqueue({ url: `${server.url}/x`, method: 'POST' });
+  const times = [];
+  outbox.addEventListener('retry-scheduled', (e) => times.push(e.detail.nextAttemptAt - clock.t));
+  await drain(outbox, clock);
+  assert.deepEqual(times, [1000, 2000], 'the schedule without jitter is exact');
+  const [dead] = await outbox.deadLetters();
+  assert.deepEqual([dead.id, dead.lastError, dead.attempts], [id, 'max-attempts', 3]);
+  assert.equal(await outbox.requeue(id), true);
+  assert.equal((await outbox.list())[0].state, 'pending');
+
+  const aged = await openOutbox({ retry: { maxAgeMs: 10000, maxAttempts: 100, jitter: 'none', baseDelayMs: 4000 } });
+  t.after(() => aged.outbox.close());
+  await aged.outbox.enqueue({ url: `${server.url}/y`, method: 'POST' });
+  await drain(aged.outbox, aged.clock);
+  const [expired] = await aged.outbox.deadLetters();
+  assert.equal(expired.lastError, 'expired');
+});
+
+test('a request that exceeds requestTimeoutMs is aborted and retried as timeout', async (t) => {
+  const server = await startServer((req, n) => (n === 0 ? 'hang' : 'ok'));
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox({ retry: { requestTimeoutMs: 200 } });
+  t.after(() => outbox.close());
+  const codes = [];
+  outbox.addEventListener('retry-scheduled', (e) => codes.push(e.detail.code));
+  const { id } = await outbox.enqueue({ url: `${server.url}/slow`, method: 'POST', body: 'z' });
+  await drain(outbox, clock);
+  assert.deepEqual(codes, ['timeout']);
+  assert.ok(server.accepted.has(id));
+});
+
+test('maxEntries and maxBytes reject only the new entry with quota', async (t) => {
+  const { outbox } = await openOutbox({ maxEntries: 2, maxBytes: 100000 });
+  t.after(() => outbox.close());
+  await outbox.enqueue({ url: 'http://127.0.0.1:9/a', method: 'POST', body: 'a' });
+  await outbox.enqueue({ url: 'http://127.0.0.1:9/b', method: 'POST', body: 'b' });
+  await assert.rejects(outbox.enqueue({ url: 'http://127.0.0.1:9/c', method: 'POST', body: 'c' }),
+    (e) => e instanceof SealpostError && e.code === 'quota');
+  assert.equal(await outbox.size(), 2);
+  const bytes = await openOutbox({ maxBytes: 2000 });
+  t.after(() => bytes.outbox.close());
+  await bytes.outbox.enqueue({ url: 'http://127.0.0.1:9/a', method: 'POST', body: 'x'.repeat(1000) });
+  await assert.rejects(bytes.outbox.enqueue({ url: 'http://127.0.0.1:9/b', method: 'POST', body: 'y'.repeat(1000) }),
+    (e) => e.code === 'quota');
+  assert.equal(await bytes.outbox.size(), 1);
+  await bytes.outbox.enqueue({ url: 'http://127.0.0.1:9/b', method: 'POST', body: 'y' });
+  assert.equal(await bytes.outbox.size(), 2);
+});
+
+test("IndexedDB's QuotaExceededError rejects the new entry as storage-full and touches nothing", async (t) => {
+  const { outbox, indexedDB } = await openOutbox();
+  t.after(() => outbox.close());
+  await outbox.enqueue({ url: 'http://127.0.0.1:9/a', method: 'POST', body: 'a' });
+  // Make the next write to the records store fail the way a full disk does.
+  const proto = Object.getPrototypeOf(outbox.store.db.transaction('records', 'readwrite').objectStore('records'));
+  const add = proto.add;
+  proto.add = function addFull(...args) {
+    if (this.name === 'records') throw new DOMException('the disk is full', 'QuotaExceededError');
+    return add.apply(this, args);
+  };
+  try {
+    await assert.rejects(outbox.enqueue({ url: 'http://127.0.0.1:9/b', method: 'POST', body: 'b' }),
+      (e) => e instanceof SealpostError && e.code === 'storage-full');
+  } finally {
+    proto.add = add;
+  }
+  assert.equal(await outbox.size(), 1);
+  void indexedDB;
+  await outbox.enqueue({ url: 'http://127.0.0.1:9/c', method: 'POST', body: 'c' });
+  assert.equal(await outbox.size(), 2);
+});
+
+test('bad requests are invalid-request and nothing is queued', async (t) => {
+  const { outbox } = await openOutbox();
+  t.after(() => outbox.close());
+  for (const bad of [null, {}, { url: 42 }, { url: 'not a url' }, { url: 'http://a.test/', method: 'GET', body: 'x' },
+    { url: 'http://a.test/', method: 'BAD METHOD' }]) {
+    await assert.rejects(outbox.enqueue(bad), (e) => e instanceof SealpostError && e.code === 'invalid-request',
+      JSON.stringify(bad));
+  }
+  await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { group: 5 }),
+    (e) => e.code === 'invalid-request');
+  assert.equal(await outbox.size(), 0);
+});
+
+test('every bad retry option is invalid-policy naming the field; other bad options are invalid-argument', async () => {
+  const cases = [
+    [{ baseDelayMs: -1 }, 'baseDelayMs'], [{ baseDelayMs: 1.5 }, 'baseDelayMs'], [{ baseDelayMs: '2000' }, 'baseDelayMs'],
+    [{ factor: 0.5 }, 'factor'], [{ factor: 'x' }, 'factor'],
+    [{ maxDelayMs: -5 }, 'maxDelayMs'], [{ baseDelayMs: 5000, maxDelayMs: 1000 }, 'maxDelayMs'],
+    [{ jitter: 'some' }, 'jitter'], [{ jitter: true }, 'jitter'],
+    [{ maxAttempts: 0 }, 'maxAttempts'], [{ maxAttempts: 2.5 }, 'maxAttempts'],
+    [{ maxAgeMs: 0 }, 'maxAgeMs'], [{ maxAgeMs: null }, 'maxAgeMs'],
+    [{ retryOn: 503 }, 'retryOn'], [{ retryOn: [503, 200] }, 'retryOn[1]'], [{ retryOn: ['503'] }, 'retryOn[0]'],
+    [{ honorRetryAfter: 'yes' }, 'honorRetryAfter'],
+    [{ requestTimeoutMs: 0 }, 'requestTimeoutMs'], [{ requestTimeoutMs: Infinity }, 'requestTimeoutMs'],
+    [{ retries: 3 }, 'retries'], ['fast', 'retry'], [[1], 'retry'],
+  ];
+  for (const [retry, field] of cases) {
+    await assert.rejects(openOutbox({ retry }), (e) => {
+      assert.ok(e instanceof SealpostError, `${JSON.stringify(retry)} threw ${e}`);
+      assert.equal(e.code, 'invalid-policy', JSON.stringify(retry));
+      assert.equal(e.field, field, JSON.stringify(retry));
+      assert.match(e.message, new RegExp(field.replace(/[[\]]/g, '\\$&')));
+      return true;
+    });
+  }
+  for (const [options, field] of [[{ name: '' }, 'name'], [{ ordering: 'lifo' }, 'ordering'],
+    [{ maxEntries: 0 }, 'maxEntries'], [{ maxBytes: -1 }, 'maxBytes'], [{ idempotencyHeader: 'a b' }, 'idempotencyHeader'],
+    [{ beforeReplay: 'x' }, 'beforeReplay']]) {
+    await assert.rejects(openOutbox(options), (e) => e.code === 'invalid-argument' && e.field === field, field);
+  }
+});
+
+test('list() gives metadata, method and URL, never headers or bodies; requeue and discard', async (t) => {
+  const { outbox } = await openOutbox();
+  t.after(() => outbox.close());
+  const { id } = await outbox.enqueue({ url: 'http://127.0.0.1:9/n', method: 'POST', body: 'body-bytes',
+    headers: { authorization: 'Bearer hidden' } }, { metadata: { title: 'Note 1' }, group: 'g' });
+  const [item] = await outbox.list();
+  assert.equal(item.id, id);
+  assert.equal(item.method, 'POST');
+  assert.equal(item.url, 'http://127.0.0.1:9/n');
+  assert.deepEqual(item.metadata, { title: 'Note 1' });
+  assert.doesNotMatch(JSON.stringify(item), /hidden|body-bytes/);
+  assert.equal(await outbox.requeue(id), false, 'only dead letters are requeued');
+  assert.equal(await outbox.discard(id), true);
+  assert.equal(await outbox.discard(id), false);
+  assert.deepEqual(await outbox.list(), []);
+});
+
+test('a closed outbox refuses calls with closed', async () => {
+  const { outbox } = await openOutbox();
+  outbox.close();
+  await assert.rejects(outbox.size(), (e) => e.code === 'closed');
+  await assert.rejects(outbox.flush(), (e) => e.code === 'closed');
+});
+
+test('one drainer at a time: a second flush while one runs is busy; Web Locks are used where present', async (t) => {
+  const server = await startServer((req, n) => (n === 0 ? 'hang' : 'ok'));
+  t.after(() => server.close());
+  const indexedDB = (await import('./outbox-support.js')).IDBFactory;
+  const shared = new indexedDB();
+  const clock = manualClock();
+  const a = await openOutbox({ indexedDB: shared, clock, retry: { requestTimeoutMs: 300 } });
+  const b = await openOutbox({ indexedDB: shared, clock, keyStore: undefined });
+  t.after(() => { a.outbox.close(); b.outbox.close(); });
+  await a.outbox.enqueue({ url: `${server.url}/x`, method: 'POST', body: '1' });
+  const running = a.outbox.flush();
+  while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const second = await b.outbox.flush();
+  assert.equal(second.busy, true);
+  assert.equal(second.sent, 0);
+  await running;
+
+  // With a LockManager, the lock decides (ifAvailable).
+  const requests = [];
+  const locks = { request: (name, options, fn) => { requests.push([name, options]); return fn(null); } };
+  const c = await openOutbox({ locks });
+  t.after(() => c.outbox.close());
+  await c.outbox.enqueue({ url: `${server.url}/y`, method: 'POST', body: '2' });
+  const busy = await c.outbox.flush();
+  assert.equal(busy.busy, true);
+  assert.deepEqual(requests, [['sealpost:sealpost-outbox:notes', { ifAvailable: true }]]);
+});
+
+test('Outbox.open rejects a missing IndexedDB with invalid-argument', async () => {
+  await assert.rejects(Outbox.open({ name: 'x', indexedDB: null, broadcast: false }),
+    (e) => e instanceof SealpostError && e.code === 'invalid-argument');
+});
+
+test('two flushes of one instance at once: the second is busy and nothing is sent twice', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const { outbox } = await openOutbox();
+  t.after(() => outbox.close());
+  for (let i = 0; i < 5; i += 1) await outbox.enqueue({ url: `${server.url}/${i}`, method: 'POST', body: `${i}` });
+  const [x, y] = await Promise.all([outbox.flush(), outbox.flush()]);
+  assert.equal(x.sent + y.sent, 5);
+  assert.equal(y.busy, true);
+  assert.equal(server.requests.length, 5);
+});
+
+test('a key store with only load, store and destroy (the minimal interface) works, destroy included', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const keys = new Map();
+  let destroyed = 0;
+  const keyStore = {
+    async load(purpose) { return keys.has(purpose) ? keys.get(purpose).slice() : null; },
+    async store(purpose, bytes) { keys.set(purpose, bytes.slice()); },
+    async destroy() { destroyed += 1; keys.clear(); },
+  };
+  const { outbox } = await openOutbox({ keyStore });
+  assert.equal(keys.size, 2, 'a data key and a group-tag key');
+  const { id } = await outbox.enqueue({ url: `${server.url}/m`, method: 'POST', body: 'minimal' });
+  await outbox.flush();
+  assert.equal(server.accepted.get(id).body.toString(), 'minimal');
+  await outbox.destroy();
+  assert.equal(destroyed, 1);
+  assert.equal(keys.size, 0);
+  await assert.rejects(openOutbox({ keyStore: { load() {} } }), (e) => e.code === 'invalid-argument' && e.field === 'keyStore');
+});
+
+test('fifo: an entry due again within the same flush still holds back the rest of its group', async (t) => {
+  // A zero delay makes a failed entry due at once; it waits for the next flush, and so does its group.
+  const server = await startServer((req, n) => (n === 0 ? { status: 503 } : 'ok'));
+  t.after(() => server.close());
+  const { outbox } = await openOutbox({ retry: { baseDelayMs: 0, maxDelayMs: 0 } });
+  t.after(() => outbox.close());
+  const first = await outbox.enqueue({ url: `${server.url}/first`, method: 'POST', body: '1' });
+  const second = await outbox.enqueue({ url: `${server.url}/second`, method: 'POST', body: '2' });
+  const once = await outbox.flush();
+  assert.deepEqual([once.sent, once.retrying, once.remaining], [0, 1, 2]);
+  assert.deepEqual(server.requests.map((r) => r.key), [first.id]);
+  const again = await outbox.flush();
+  assert.equal(again.sent, 2);
+  assert.deepEqual(server.order, [first.id, second.id]);
+});
