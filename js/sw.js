@@ -12,6 +12,8 @@
  *   - the first fetch, message, push or notificationclick event of each worker lifetime (in its waitUntil,
  *     never in the way of a fetch response);
  *   - `sealpost:flush` messages from pages (sent on `online` and `visibilitychange` by sealpost/page).
+ * Messages (MessageChannel replies): sealpost:flush, :stats, :push-key, :deliver, :preferences, and
+ * :inspect {queue, id} (one entry as Outbox.list() describes it: method, URL, state; never body or headers).
  * Every source goes through one limiter: at most `maxWakeupsPerMinute` flushes in any 60 s window.
  *
  * Events (ids, states, codes and counts, never plaintext) go to BroadcastChannel('sealpost').
@@ -318,7 +320,10 @@ export function installSealpost(self, config) {
       await loadModule();
       const map = new Map();
       for (const spec of settings.outboxes) {
-        const outbox = await component('Outbox').open({ wasmUrl: settings.wasmUrl, ...spec.options, name: spec.name });
+        // The worker re-broadcasts the outbox's events itself (with the queue, never content).
+        const outbox = await component('Outbox').open({
+          wasmUrl: settings.wasmUrl, broadcast: false, ...spec.options, name: spec.name,
+        });
         for (const type of ['enqueued', 'sent', 'retry-scheduled', 'dead-lettered', 'drained']) {
           outbox.addEventListener(type, (event) => broadcast({ ...safeDetail(event.detail), type, queue: spec.name }));
         }
@@ -436,18 +441,28 @@ export function installSealpost(self, config) {
   }
 
   /** The `sync` event's work: flush, wait for what falls due within the budget, flush again. */
-  async function syncQueue(name, lastChance) {
-    const budgetEnd = Date.now() + settings.syncBudgetMs;
-    let summary = null;
+  /**
+   * Flushes, then waits for what falls due within the budget and flushes again (Outbox.flush never
+   * sleeps; an event kept alive by waitUntil may). Every round takes a wake-up slot, so a queue that keeps
+   * failing cannot spin.
+   */
+  async function drive(source, budgetMs, queue) {
+    const budgetEnd = Date.now() + budgetMs;
     for (;;) {
-      summary = await flushAll('sync', budgetEnd - Date.now(), name);
+      const summary = await flushAll(source, budgetEnd - Date.now(), queue);
       if (!summary.throttled && summary.remaining === 0) return summary;
       const next = summary.throttled ? summary.nextSlotAt : summary.nextAttemptAt;
-      if (next === null || next === undefined) break;
+      if (next === null || next === undefined) return summary;
       const wakeAt = Math.max(next, Date.now() + settings.minWaitMs);
-      if (wakeAt >= budgetEnd - settings.minWaitMs) break;
+      if (wakeAt >= budgetEnd - settings.minWaitMs) return summary;
       await sleep(wakeAt - Date.now());
     }
+  }
+
+  /** The `sync` event's work: drive the queue within the budget; reject if work is left for later. */
+  async function syncQueue(name, lastChance) {
+    const summary = await drive('sync', settings.syncBudgetMs, name);
+    if (!summary.throttled && summary.remaining === 0) return summary;
     broadcast({ type: 'sync-incomplete', queue: name, lastChance, remaining: summary?.remaining ?? null,
       nextAttemptAt: summary?.nextAttemptAt ?? null });
     if (lastChance) {
@@ -465,12 +480,15 @@ export function installSealpost(self, config) {
     throw new SealpostError('closed', `sealpost:${name} has work left for later; the browser will retry the sync`);
   }
 
-  /** The first event of each worker lifetime flushes every queue (in that event's waitUntil). */
+  /**
+   * The first event of each worker lifetime flushes every queue (in that event's waitUntil), and waits for
+   * entries that fall due within startupBudgetMs (e.g. the lease of an attempt a killed worker left).
+   */
   function onFirstEvent(event, source) {
     if (started) return;
     started = true;
     if (settings.outboxes.length === 0) return;
-    event.waitUntil(flushAll(`start:${source}`, settings.startupBudgetMs).catch((error) => {
+    event.waitUntil(drive(`start:${source}`, settings.startupBudgetMs).catch((error) => {
       broadcast({ type: 'flush-failed', trigger: `start:${source}`, ...errorInfo(error) });
     }));
   }
@@ -694,6 +712,18 @@ export function installSealpost(self, config) {
     return { queues, wakeups: limiter.snapshot() };
   }
 
+  /**
+   * One entry as Outbox.list() describes it (its record opened in Wasm for method, URL and metadata;
+   * never headers or body), or null when it is gone.
+   */
+  async function inspect(queue, id) {
+    const [name] = queueNames(queue ?? settings.outboxes[0]?.name);
+    if (!name) throw new SealpostError('invalid-argument', 'no outbox is configured');
+    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'inspect needs an entry id');
+    const outbox = (await outboxes()).get(name);
+    return (await outbox.list()).find((entry) => entry.id === id) ?? null;
+  }
+
   async function pushKey() {
     const rx = await receiver();
     return { publicKey: rx.publicKey, keyId: rx.keyId };
@@ -710,6 +740,8 @@ export function installSealpost(self, config) {
       case 'sealpost:deliver':
         if (!settings.push) throw new SealpostError('closed', 'push is not configured in installSealpost');
         return handlePush(message.envelope ?? null);
+      case 'sealpost:inspect':
+        return inspect(message.queue, message.id);
       case 'sealpost:preferences':
         return message.set === undefined ? preferences() : setPreferences(message.set);
       default:

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 
 import * as sealpost from '../../js/index.js';
-import { startWorld, until, sleep } from './sw-setup.js';
+import { FAST_WORKER, startWorld, until, sleep } from './sw-setup.js';
 
 // These suites drive the real Outbox; a build without it (js/outbox.js) has nothing for them to test.
 const needsOutbox = typeof sealpost.Outbox === 'function' ? {} : { skip: 'this build has no Outbox (js/outbox.js)' };
@@ -12,9 +12,10 @@ const needsOutbox = typeof sealpost.Outbox === 'function' ? {} : { skip: 'this b
 const ORDER = ['first field note', 'second field note', 'third field note'];
 
 test('offline: three notes are queued (202, encrypted records, nothing at the server); online: the real sync sends each once, in order', needsOutbox, async (t) => {
-  const world = await startWorld();
+  // The page does not ask for a flush when it comes online, and the worker's start-of-life flush does not
+  // wait for entries to fall due: only the browser's sync event sends.
+  const world = await startWorld({ worker: { ...FAST_WORKER, startupBudgetMs: 1 } });
   t.after(() => world.close());
-  // The page does not ask for a flush when it comes online: only the browser's sync event sends.
   await world.open('/t/harness.html?flushOn=none');
 
   await world.context.setOffline(true);
@@ -186,7 +187,9 @@ test('the classic service-worker build (importScripts) queues offline and sends 
 
 test('the worker stopped in the middle of a flush, the browser closed and relaunched: nothing lost, nothing doubled', needsOutbox, async (t) => {
   const texts = ['one', 'two', 'three', 'four', 'five'].map((w) => `note ${w}`);
-  const world = await startWorld();
+  // A short request timeout keeps the lease of the interrupted attempt short (timeout + 5 s).
+  const worker = { retry: { ...FAST_WORKER.retry, requestTimeoutMs: 2000 } };
+  const world = await startWorld({ worker });
   await world.open('/t/harness.html?flushOn=none');
   await world.attachCdp();
   await world.context.setOffline(true);
