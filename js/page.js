@@ -57,8 +57,14 @@ export class SealpostConnection extends EventTarget {
     if (flushOn.includes('visibilitychange')) this.document?.addEventListener('visibilitychange', this.onVisibility);
   }
 
-  deliverEvent(data) {
-    if (!data || data.source !== 'sealpost' || typeof data.type !== 'string') return;
+  deliverEvent(message) {
+    if (!message || typeof message.type !== 'string') return;
+    let data = message;
+    if (data.source !== 'sealpost') {
+      // An Outbox used directly in a page or worker broadcasts {type: 'sealpost:<event>', ...}.
+      if (!data.type.startsWith('sealpost:') || 'source' in data) return;
+      data = { ...data, source: 'sealpost', type: data.type.slice('sealpost:'.length) };
+    }
     for (const fn of this.listeners) {
       try { fn(data); } catch (error) { setTimeout(() => { throw error; }); }
     }

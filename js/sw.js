@@ -569,7 +569,7 @@ export function installSealpost(self, config) {
   self.addEventListener('periodicsync', (event) => {
     if (!event.tag.startsWith('sealpost')) return;
     started = true;
-    event.waitUntil(flushAll('periodicsync', settings.syncBudgetMs).catch((error) => {
+    event.waitUntil(drive('periodicsync', settings.syncBudgetMs).catch((error) => {
       broadcast({ type: 'flush-failed', trigger: 'periodicsync', ...errorInfo(error) });
     }));
   });

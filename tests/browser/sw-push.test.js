@@ -122,3 +122,25 @@ test('notificationclick: a foreign-origin url is refused, nothing is opened', as
   await sleep(300);
   assert.equal(world.context.pages().length, pagesBefore, 'no window was opened');
 });
+
+test('notificationclick: the not-useful action reaches the server as feedback, through the outbox', async (t) => {
+  const world = await pushWorld(t);
+  const shown = await world.push(world.seal({ id: 'tip-1', title: 'Try the new map', tag: 'tip', category: 'tips',
+    actions: [{ action: 'not-useful', title: 'Not useful' }] }));
+  assert.equal(shown.type, 'push-shown');
+  const [worker] = world.context.serviceWorkers();
+  await worker.evaluate(async () => {
+    const [notification] = await self.registration.getNotifications({ tag: 'tip' });
+    self.dispatchEvent(new NotificationEvent('notificationclick', { notification, action: 'not-useful' }));
+  });
+  const queued = await world.page.evaluate(() => window.waitForEvent((e) => e.type === 'feedback-queued', 10000));
+  assert.ok(queued, 'the feedback was queued');
+  const feedback = await until(async () => {
+    const { feedback: list } = await world.api('GET', '/api/feedback');
+    return list.length ? list : null;
+  }, 'the feedback at the server');
+  assert.equal(feedback.length, 1);
+  assert.deepEqual({ messageId: feedback[0].messageId, action: feedback[0].action, category: feedback[0].category },
+    { messageId: 'tip-1', action: 'not-useful', category: 'tips' });
+  assert.equal(feedback[0].key, queued.id, 'sent with the outbox entry id as its idempotency key');
+});

@@ -83,13 +83,18 @@ export async function startWorld(options = {}) {
   world.notes = async () => (await world.api('GET', '/api/notes')).notes;
   world.events = () => page.evaluate(() => window.events);
   world.stats = () => page.evaluate(() => window.sp.stats());
-  world.pageViolations = () => page.evaluate(() => window.cspViolations);
+  world.pageViolations = async () => (await page.evaluate(() => window.cspViolations)) ?? [];
 
   world.close = async ({ keepProfile = false, keepServer = false } = {}) => {
+    // Every suite runs under the demo's strict CSP: any violation, anywhere, fails the test that saw it.
+    const pageViolations = await world.pageViolations().catch(() => []);
     await browser.close({ keepProfile });
     if (!keepServer) {
       await demo.close();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    }
+    if (csp.length || pageViolations.length) {
+      throw new Error(`Content-Security-Policy violations: ${JSON.stringify([...csp, ...pageViolations])}`);
     }
   };
   return world;
