@@ -287,7 +287,8 @@ async function enableNotifications() {
       // server anyway, so that "Simulate delivery" can seal for it.
       await registerDevice(null).catch(() => {});
       localStorage.setItem(NOTIFY_KEY, 'simulated');
-      setNotifyState(`No push service could be reached (${error.message}). "Simulate delivery" still works.`, 'warn');
+      setNotifyState('No push service could be reached from this browser (offline, blocked, or none), so real pushes '
+        + 'cannot arrive here. "Simulate delivery" still works.', 'warn');
       return;
     }
     $('notify-toggle').checked = false;

@@ -50,6 +50,21 @@ test('the field-notes demo: offline note, live states, inspector, switches, sett
   await page.click('#flush');
   await until(async () => /^retrying in \d+ s \(http-503\)$/.test(await chipOf(page, 'Kingfisher').textContent()),
     'the retry countdown', 20000);
+
+  // Notifications, in context: the toggle asks (permission is granted in tests); with no push service
+  // reachable the page says so, and simulated delivery seals at the server and shows the notification.
+  await page.check('#notify-toggle');
+  const notifyState = await until(async () => {
+    const text = await page.textContent('#notify-state');
+    return /^On|No push service/.test(text) ? text : null;
+  }, 'the subscription outcome', 20000);
+  assert.match(notifyState, /^On: replies arrive|^No push service could be reached .*"Simulate delivery" still works/);
+  await page.click('#push-simulate');
+  await until(async () => /notification shown/.test(await page.textContent('#push-result')), 'the simulated push');
+  const shown = await page.evaluate(async () => (await navigator.serviceWorker.ready).getNotifications({ tag: 'reply' }));
+  assert.equal(shown.length, 1);
+  const device = (await world.api('GET', '/api/subscriptions')).subscriptions;
+  assert.equal(device.length, 1, 'the device key is registered at the server');
   await page.screenshot({ path: screenshotPath('demo-main.png'), fullPage: true });
 
   // Back to 200: the next flush sends it (a page flush asks now; Retry-After holds it for 5 s).
