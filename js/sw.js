@@ -9,7 +9,7 @@
  *     the event for entries falling due within the remaining budget, reject when work remains so the
  *     browser retries later, and on `lastChance` re-register the tag at most once per `rearmIntervalMs`;
  *   - `periodicsync` (any tag starting with `sealpost`);
- *   - the first fetch, message, push or notificationclick event of each worker lifetime (in its waitUntil,
+ *   - the first activate, fetch, message or push event of each worker lifetime (in its waitUntil,
  *     never in the way of a fetch response);
  *   - `sealpost:flush` messages from pages (sent on `online` and `visibilitychange` by sealpost/page).
  * Messages (MessageChannel replies): sealpost:flush, :stats, :push-key, :deliver, :preferences, and
@@ -770,6 +770,7 @@ export function installSealpost(self, config) {
   });
 
   self.addEventListener('activate', (event) => {
+    onFirstEvent(event, 'activate');
     if (settings.clientsClaim) event.waitUntil(self.clients.claim());
   });
 

@@ -234,3 +234,21 @@ test('the worker stopped in the middle of a flush, the browser closed and relaun
   const stats = await again.stats();
   assert.equal(stats.queues.notes.pending + stats.queues.notes.inflight + stats.queues.notes.dead, 0);
 });
+
+test('a worker started while offline loads sealpost.wasm from Cache Storage and still queues', needsOutbox, async (t) => {
+  const world = await startWorld();
+  t.after(() => world.close());
+  await world.open('/t/harness.html?flushOn=none');
+  await world.attachCdp();
+  const cached = await world.page.evaluate(async () => (await caches.open('sealpost-wasm')).keys().then((k) => k.map((r) => r.url)));
+  assert.equal(cached.length, 1);
+  assert.match(cached[0], /\/sealpost\.wasm$/);
+  await world.context.setOffline(true);
+  await world.stopAllWorkers();
+  const answer = await world.page.evaluate(() => window.postNote('cold start in a tunnel'));
+  assert.equal(answer.status, 202, JSON.stringify(answer));
+  await world.context.setOffline(false);
+  await world.dispatchSync('sealpost:notes');
+  const notes = await until(async () => { const n = await world.notes(); return n.length ? n : null; }, 'the note at the server');
+  assert.deepEqual(notes.map((n) => n.text), ['cold start in a tunnel']);
+});
