@@ -129,6 +129,7 @@ export declare class Outbox extends EventTarget {
   enqueue(request: RequestLike, options?: { group?: string; metadata?: unknown }): Promise<{ id: string }>;
   flush(options?: FlushOptions): Promise<FlushResult>;
   size(): Promise<number>;
+  stats(): Promise<{ pending: number; inflight: number; dead: number; nextAttemptAt: number | null }>;
   list(): Promise<ListedEntry[]>;
   deadLetters(): Promise<ListedEntry[]>;
   requeue(id: string): Promise<boolean>;
