@@ -109,6 +109,14 @@ export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes
   }
   try {
     return Buffer.from(wasm.sealPush(recipient, handle, json, seconds, maxEnvelopeBytes));
+  } catch (error) {
+    // Anything but a SealpostError (a trap, a stack overflow) may leave the instance inconsistent:
+    // the next call gets a fresh one.
+    if (!(error instanceof SealpostError)) {
+      core = null;
+      handle = 0;
+    }
+    throw error;
   } finally {
     if (handle) wasm.releaseKey(handle);
   }

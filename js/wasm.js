@@ -756,6 +756,10 @@ export class WasmCore {
     const pk = requireBytes(recipientPublicKey, 'recipientPublicKey');
     const message = requireText(messageJson, 'message');
     return this.call((f, x) => {
+      if (typeof x.sp_push_seal !== 'function') {
+        throw new SealpostError('unsupported', 'sealing is in dist/sealpost-server.wasm (sealpost/server), '
+          + 'not in the worker module');
+      }
       const pkPointer = f.put(pk);
       const [text, textLen] = f.putText(message);
       const capacity = 4096;

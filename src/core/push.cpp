@@ -85,6 +85,32 @@ Status envelope_bytes(ByteView input, Bytes& decoded, ByteView& envelope) {
   return Status::ok;
 }
 
+// Whether valid JSON text nests arrays and objects at most `max_depth` deep. Iterative: nlohmann parses
+// without recursion, but copying and serialising recurse, and the Wasm stack is small.
+bool within_depth(std::string_view text, std::size_t max_depth) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 Status check_header(ByteView envelope) {
   if (envelope.size() > kMaxReceivedBytes) return Status::too_large;
   if (envelope.size() < kMinEnvelopeBytes) return Status::malformed;
@@ -244,6 +270,7 @@ Status open(ByteView input, const OpenOptions& options, Opened& opened) {
   const char* text = reinterpret_cast<const char*>(body.data());
   const json parsed = json::parse(text, text + body_end, nullptr, false);
   if (parsed.is_discarded()) return Status::invalid_json;
+  if (!within_depth(std::string_view(text, body_end), kMaxJsonDepth)) return Status::invalid_message;
 
   // fields
   json message;
@@ -282,6 +309,7 @@ Status seal(std::string_view message_json, const SealOptions& options, Bytes& en
 
   json message = json::parse(message_json.begin(), message_json.end(), nullptr, false);
   if (message.is_discarded()) return Status::invalid_json;
+  if (!within_depth(message_json, kMaxJsonDepth)) return Status::invalid_message;
   if (!message.is_object()) return Status::invalid_message;
   if (!message.contains("id")) {
     std::uint8_t random_id[16];

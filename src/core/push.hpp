@@ -61,6 +61,8 @@ inline constexpr std::size_t kMaxCategoryChars = 64;
 inline constexpr std::size_t kMaxActions = 2;
 inline constexpr std::size_t kMaxActionIdChars = 64;
 inline constexpr std::size_t kMaxActionTitleChars = 128;
+// Arrays and objects nest at most this deep in a message (the message itself is depth 1).
+inline constexpr std::size_t kMaxJsonDepth = 32;
 // Unix seconds are accepted up to 2^53 - 1 so that JS reads them exactly.
 inline constexpr std::int64_t kMaxSeconds = (std::int64_t{1} << 53) - 1;
 

@@ -159,6 +159,9 @@ TEST_F(Push, SealRejectsBadInput) {
   // iat in milliseconds, or a message already expired: no device would accept it.
   EXPECT_EQ(push::seal(R"({"title":"t","iat":1700000000000})", options, envelope, needed), Status::not_yet_valid);
   EXPECT_EQ(push::seal(R"({"title":"t","iat":1699990000,"ttl":60})", options, envelope, needed), Status::expired);
+  // Deep nesting is refused before anything recursive runs on it.
+  const std::string deep = R"({"title":"t","data":)" + std::string(30000, '[') + std::string(30000, ']') + "}";
+  EXPECT_EQ(push::seal(deep, options, envelope, needed), Status::invalid_message);
   const Bytes short_key(31);
   options.recipient_public_key = short_key;
   EXPECT_EQ(push::seal(R"({"title":"t"})", options, envelope, needed), Status::invalid_argument);
@@ -295,6 +298,13 @@ TEST_F(Push, InvalidMessage) {
   for (const std::string& body : bad) {
     EXPECT_EQ(open(raw_envelope(unsigned_inner(body))), Status::invalid_message) << body;
   }
+  // Nesting: 32 levels (the message object included) are fine, 33 are not; brackets in strings do not count.
+  const auto nested = [](int levels) {
+    return R"({"title":"t","id":"a","iat":1700000000,"tag":"[[{{","data":)" + std::string(levels - 1, '[') +
+           std::string(levels - 1, ']') + "}";
+  };
+  EXPECT_EQ(open(raw_envelope(unsigned_inner(nested(32)))), Status::ok);
+  EXPECT_EQ(open(raw_envelope(unsigned_inner(nested(33)))), Status::invalid_message);
   // Lengths are counted in characters: 256 two-byte characters are a valid title, 257 are not.
   std::string title;
   for (int i = 0; i < 256; ++i) title += "\xC3\xA9";

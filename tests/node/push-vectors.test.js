@@ -119,6 +119,13 @@ test('envelopes sealed by sealpost open in libsodium-wrappers, byte for byte as 
   assert.equal(JSON.parse(new TextDecoder().decode(inner.subarray(1))).title, 'u');
 });
 
+test('the worker module opens but does not seal', async () => {
+  const { core, handle } = await vectorCore();
+  assert.throws(() => core.sealPush(recipientPublic, 0, '{"title":"t"}', vectors.now, 3000),
+    { code: 'unsupported' });
+  core.releaseKey(handle);
+});
+
 test('libsodium-wrappers\' own sealed boxes and signatures open in sealpost', async () => {
   const { core, handle } = await vectorCore();
   for (let i = 0; i < 50; i += 1) {

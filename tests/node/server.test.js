@@ -280,6 +280,10 @@ test('sealPush validates before sealing and names the size when an envelope is t
     { code: 'expired' });
   assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't' }, signer: { secretKey: 'AAAA' } }),
     { code: 'invalid-argument' });
+  // Deeply nested data is refused before anything recursive runs on it, and sealing goes on working.
+  const deep = `{"title":"t","data":${'['.repeat(30000)}${']'.repeat(30000)}}`;
+  assert.throws(() => sealPush({ recipientPublicKey, message: deep }), { code: 'invalid-message' });
+  assert.equal(sealPush({ recipientPublicKey, message: { title: 't', data: [[[1]]] } }).length, 314);
   // Padding buckets: the envelope size reveals only the bucket.
   const sizes = ['a', 'a'.repeat(100), 'a'.repeat(180)].map((body) =>
     sealPush({ recipientPublicKey, message: { title: 't', body } }).length);
