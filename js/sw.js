@@ -9,7 +9,7 @@
  *     the event for entries falling due within the remaining budget, reject when work remains so the
  *     browser retries later, and on `lastChance` re-register the tag at most once per `rearmIntervalMs`;
  *   - `periodicsync` (any tag starting with `sealpost`);
- *   - the first activate, fetch, message or push event of each worker lifetime (in its waitUntil,
+ *   - the first fetch, message or push event of each worker lifetime (in its waitUntil,
  *     never in the way of a fetch response);
  *   - `sealpost:flush` messages from pages (sent on `online` and `visibilitychange` by sealpost/page).
  * Messages (MessageChannel replies): sealpost:flush, :stats, :push-key, :deliver, :preferences, and
@@ -769,8 +769,9 @@ export function installSealpost(self, config) {
     ]));
   });
 
+  // activate is not a flush trigger: work kept in its waitUntil holds the worker in 'activating', and a
+  // worker that is not active gets no fetch events (they would wait for the flush).
   self.addEventListener('activate', (event) => {
-    onFirstEvent(event, 'activate');
     if (settings.clientsClaim) event.waitUntil(self.clients.claim());
   });
 
