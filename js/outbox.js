@@ -11,7 +11,7 @@
  */
 import { SealpostError } from './errors.js';
 import { WebCryptoKeyStore } from './keystore.js';
-import { OutboxStore } from './store.js';
+import { OutboxStore, StaleKey } from './store.js';
 import { KeyKind, ready } from './wasm.js';
 
 /** Bodies larger than this are sealed as a chunk stream, one chunk of this size at a time. */
@@ -24,6 +24,7 @@ const DEFAULT_FLUSH_BUDGET_MS = 150000;
 const MAX_ROUNDS = 64;
 
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+const union = (...lists) => [...new Set(lists.flat())];
 const unhex = (text) => Uint8Array.from(text.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 
 /**
@@ -202,9 +203,17 @@ export class Outbox extends EventTarget {
     const known = await this.store.meta(`keys:${this.name}`);
     this.keys = known ? { current: known.current, all: [...known.all] } : { current: null, all: [] };
     if (!this.keys.current || !(await this.keyHandle(this.keys.current))) {
-      const [, keyId] = await this.createKey();
-      this.keys = { current: keyId, all: [...this.keys.all.filter((k) => k !== keyId), keyId] };
-      await this.store.setMeta(`keys:${this.name}`, this.keys);
+      // No key yet, or it is gone: make one. Another context may be doing the same; the first to write wins
+      // and the other's key stays listed, so whatever it sealed still opens.
+      const missing = this.keys.current;
+      const [, created] = await this.createKey();
+      this.keys = await this.store.updateKeys(this.name, (keys) => ({
+        current: keys.current === null || keys.current === missing ? created : keys.current,
+        all: union(keys.all, [created]),
+      }));
+      if (!(await this.keyHandle(this.keys.current))) {
+        throw new SealpostError('key-lost', 'the outbox key another context created cannot be loaded');
+      }
     }
     const groupBytes = await this.keyStore.load(this.groupPurpose());
     if (groupBytes) {
@@ -239,6 +248,33 @@ export class Outbox extends EventTarget {
     }
     this.handles.set(keyId, handle);
     return handle;
+  }
+
+  /** Takes up keys another context created or rotated to since this one read the list. */
+  async refreshKeys() {
+    const known = await this.store.meta(`keys:${this.name}`);
+    if (known) this.keys = { current: known.current, all: union(this.keys.all, known.all) };
+  }
+
+  /**
+   * Seals a request (fields and body) to its place: one record, plus a chunk stream for a body above
+   * STREAM_THRESHOLD. The caller zeroes `body` when done with it.
+   * @returns {{record: Uint8Array, chunks: Uint8Array[]}}
+   */
+  seal(handle, place, fields, body) {
+    const chunks = [];
+    if (body.length <= STREAM_THRESHOLD) return { record: this.core.sealRequest(handle, place, fields, body), chunks };
+    const { stream, header } = this.core.sealStreamInit(handle, place);
+    try {
+      for (let offset = 0; offset < body.length; offset += CHUNK_BYTES) {
+        const end = Math.min(body.length, offset + CHUNK_BYTES);
+        chunks.push(this.core.sealChunk(stream, body.subarray(offset, end), end === body.length));
+      }
+    } finally {
+      this.core.releaseStream(stream);
+    }
+    const streamed = { header: hex(header), size: body.length, chunks: chunks.length };
+    return { record: this.core.sealRequest(handle, place, { ...fields, stream: streamed }), chunks };
   }
 
   /** Dead-letters, as 'key-lost', every live entry whose key cannot be loaded any more. */
@@ -293,45 +329,53 @@ export class Outbox extends EventTarget {
       referrer: request.referrer, referrerPolicy: request.referrerPolicy, integrity: request.integrity,
       keepalive: request.keepalive,
     };
-    if (options.metadata !== undefined) fields.metadata = options.metadata;
+    if (options.metadata !== undefined) {
+      let text;
+      try {
+        text = JSON.stringify(options.metadata);
+      } catch (error) {
+        throw new SealpostError('invalid-request', `metadata is not JSON: ${error.message}`, { field: 'metadata', cause: error });
+      }
+      fields.metadata = JSON.parse(text);
+    }
     if (request.bodyUsed) throw new SealpostError('invalid-request', 'the request body was already read', { field: 'body' });
     // A caller's Request is read through a clone so it stays usable; one built here is read directly.
-    const body = request.body ? new Uint8Array(await (owned ? request : request.clone()).arrayBuffer())
-      : new Uint8Array(0);
+    let body = new Uint8Array(0);
+    if (request.body) {
+      try {
+        body = new Uint8Array(await (owned ? request : request.clone()).arrayBuffer());
+      } catch (error) {
+        throw new SealpostError('invalid-request', `the request body cannot be read: ${error.message}`,
+          { field: 'body', cause: error });
+      }
+    }
 
     const id = hex(this.core.randomBytes(16));
     const place = this.place(id);
-    const keyId = this.keys.current;
-    const handle = await this.keyHandle(keyId);
-    if (!handle) throw new SealpostError('key-lost', 'the outbox key is gone from the key store');
-    let record;
-    const chunks = [];
+    const groupTag = hex(this.core.groupTag(this.groupKey, group));
+    let row;
     try {
-      if (body.length > STREAM_THRESHOLD) {
-        const { stream, header } = this.core.sealStreamInit(handle, place);
+      // Sealed under the current key; if another context rotated it meanwhile, sealed again under the new one.
+      for (let tries = 0; !row; tries += 1) {
+        const keyId = this.keys.current;
+        const handle = await this.keyHandle(keyId);
+        if (!handle) throw new SealpostError('key-lost', 'the outbox key is gone from the key store');
+        const { record, chunks } = this.seal(handle, place, fields, body);
+        const now = this.now();
+        const entry = {
+          id, queue: this.name, state: 'pending', attempts: 0, createdAt: now, nextAttemptAt: now, leaseUntil: 0,
+          size: record.length + chunks.reduce((sum, c) => sum + c.length, 0), keyId, lastError: null, group: groupTag,
+        };
         try {
-          for (let offset = 0; offset < body.length; offset += CHUNK_BYTES) {
-            const end = Math.min(body.length, offset + CHUNK_BYTES);
-            chunks.push(this.core.sealChunk(stream, body.subarray(offset, end), end === body.length));
-          }
-        } finally {
-          this.core.releaseStream(stream);
+          row = await this.store.add(entry, record, chunks, this.limits);
+        } catch (error) {
+          if (!(error instanceof StaleKey) || tries > 0) throw error;
+          await this.refreshKeys();
         }
-        fields.stream = { header: hex(header), size: body.length, chunks: chunks.length };
-        record = this.core.sealRequest(handle, place, fields);
-      } else {
-        record = this.core.sealRequest(handle, place, fields, body);
       }
     } finally {
       body.fill(0);
     }
-    const now = this.now();
-    const size = record.length + chunks.reduce((sum, c) => sum + c.length, 0);
-    const entry = {
-      id, queue: this.name, state: 'pending', attempts: 0, createdAt: now, nextAttemptAt: now, leaseUntil: 0,
-      size, keyId, lastError: null, group: hex(this.core.groupTag(this.groupKey, group)),
-    };
-    const row = await this.store.add(entry, record, chunks, this.limits);
     this.emit('enqueued', { id, state: 'pending', seq: row.seq });
     return { id };
   }
@@ -572,6 +616,9 @@ export class Outbox extends EventTarget {
     } catch {
       // A field this runtime refuses (e.g. a mode or referrer it does not allow here): keep the essentials.
       return new Request(fields.url, { method: fields.method, headers, body: init.body });
+    } finally {
+      // Request copied the bytes (fetch copies every BufferSource body); this copy of the plaintext goes.
+      if (body instanceof Uint8Array) body.fill(0);
     }
   }
 
@@ -582,6 +629,7 @@ export class Outbox extends EventTarget {
       throw new SealpostError('record-tampered', `entry ${row.id} has no sealed record`);
     }
     const keyId = hex(this.core.recordKeyId(sealed));
+    if (keyId === row.keyId && !this.keys.all.includes(keyId)) await this.refreshKeys();
     if (keyId !== row.keyId || !this.keys.all.includes(keyId)) {
       throw new SealpostError('record-tampered', `entry ${row.id} holds a record sealed for another place`);
     }
@@ -632,6 +680,24 @@ export class Outbox extends EventTarget {
 
   // ---------------------------------------------------------------- inspection and management
 
+  /**
+   * Counts by state and when the next entry falls due (null when nothing is queued), for status displays
+   * and the service worker's 'sealpost:stats' answer.
+   * @returns {Promise<{pending: number, inflight: number, dead: number, nextAttemptAt: number | null}>}
+   */
+  async stats() {
+    this.ensureOpen();
+    const rows = await this.store.entries(this.name);
+    const count = (state) => rows.filter((row) => row.state === state).length;
+    const live = rows.some((row) => row.state !== 'dead');
+    let nextAttemptAt = null;
+    if (live) {
+      const plan = this.plan(rows);
+      nextAttemptAt = plan.due.length > 0 ? this.now() : plan.nextAttemptAt;
+    }
+    return { pending: count('pending'), inflight: count('inflight'), dead: count('dead'), nextAttemptAt };
+  }
+
   /** Entries still queued (pending or inflight), dead letters excluded. */
   async size() {
     this.ensureOpen();
@@ -661,6 +727,7 @@ export class Outbox extends EventTarget {
       try {
         const sealed = await this.store.record(row.id);
         const keyId = sealed instanceof Uint8Array ? hex(this.core.recordKeyId(sealed)) : null;
+        if (keyId === row.keyId && !this.keys.all.includes(keyId)) await this.refreshKeys();
         const handle = keyId === row.keyId && this.keys.all.includes(keyId) ? await this.keyHandle(keyId) : null;
         if (!handle) throw new SealpostError(keyId === row.keyId ? 'key-lost' : 'record-tampered');
         const { fields, body } = this.core.openRequest(handle, this.place(row.id), sealed);
@@ -698,8 +765,7 @@ export class Outbox extends EventTarget {
   async rotateKey() {
     this.ensureOpen();
     const [handle, keyId] = await this.createKey();
-    this.keys = { current: keyId, all: [...this.keys.all, keyId] };
-    await this.store.setMeta(`keys:${this.name}`, this.keys);
+    this.keys = await this.store.updateKeys(this.name, (keys) => ({ current: keyId, all: union(keys.all, this.keys.all, [keyId]) }));
     let resealed = 0;
     for (const row of await this.store.entries(this.name)) {
       if (row.keyId === keyId) continue;
@@ -711,42 +777,32 @@ export class Outbox extends EventTarget {
         if (row.state !== 'dead') await this.deadLetter(row, error.code);
         continue;
       }
-      const place = this.place(row.id);
-      const { fields } = opened;
-      const chunks = [];
-      let record;
-      if (fields.stream) {
-        const body = new Uint8Array(await opened.body.arrayBuffer());
-        const { stream, header } = this.core.sealStreamInit(handle, place);
-        try {
-          for (let offset = 0; offset < body.length; offset += CHUNK_BYTES) {
-            const end = Math.min(body.length, offset + CHUNK_BYTES);
-            chunks.push(this.core.sealChunk(stream, body.subarray(offset, end), end === body.length));
-          }
-        } finally {
-          this.core.releaseStream(stream);
-          body.fill(0);
-        }
-        record = this.core.sealRequest(handle, place, { ...fields, stream: { ...fields.stream, header: hex(header) } });
-      } else {
-        const body = opened.body ?? new Uint8Array(0);
-        record = this.core.sealRequest(handle, place, fields, body);
+      const { stream, ...fields } = opened.fields;
+      const body = opened.body instanceof Blob ? new Uint8Array(await opened.body.arrayBuffer())
+        : opened.body ?? new Uint8Array(0);
+      let sealed;
+      try {
+        sealed = this.seal(handle, this.place(row.id), fields, body);
+      } finally {
         body.fill(0);
       }
-      if (await this.store.replaceSealed(row.id, record, chunks, keyId, (current) => current.keyId === row.keyId)) {
+      if (await this.store.replaceSealed(row.id, sealed.record, sealed.chunks, keyId,
+        (current) => current.keyId === row.keyId)) {
         resealed += 1;
       }
     }
     // Old keys that no record needs any more are deleted (and forgotten in Wasm).
     const inUse = new Set((await this.store.entries(this.name)).map((row) => row.keyId));
-    for (const old of this.keys.all.filter((k) => k !== keyId && !inUse.has(k))) {
+    const unused = new Set(this.keys.all.filter((k) => k !== keyId && !inUse.has(k)));
+    for (const old of unused) {
       if (typeof this.keyStore.delete === 'function') await this.keyStore.delete(this.purpose(old));
       const oldHandle = this.handles.get(old);
       if (oldHandle) this.core.releaseKey(oldHandle);
       this.handles.delete(old);
     }
-    this.keys = { current: keyId, all: this.keys.all.filter((k) => k === keyId || inUse.has(k)) };
-    await this.store.setMeta(`keys:${this.name}`, this.keys);
+    this.keys = await this.store.updateKeys(this.name, (keys) => ({
+      current: keys.current, all: keys.all.filter((k) => !unused.has(k)),
+    }));
     return { keyId, resealed };
   }
 

@@ -24,6 +24,14 @@ const ALL = ['entries', 'records', 'chunks', 'meta'];
 const LOWEST = -Infinity;
 const HIGHEST = [];
 
+/** Thrown by add() when the queue's current key is no longer the one the entry was sealed under. */
+export class StaleKey extends Error {
+  constructor(current) {
+    super('the queue key was rotated');
+    this.current = current;
+  }
+}
+
 export class OutboxStore {
   /**
    * @param {IDBFactory} factory
@@ -97,9 +105,26 @@ export class OutboxStore {
   }
 
   /**
+   * Read-modify-write of the queue's key list {current, all} (key ids in hex) in one transaction, so that
+   * contexts creating or rotating keys at once merge their changes. Resolves with the new list.
+   * @param {string} queue
+   * @param {(keys: {current: string | null, all: string[]}) => {current: string | null, all: string[]}} change
+   */
+  updateKeys(queue, change) {
+    return transaction(this.db, 'meta', 'readwrite', async (tx) => {
+      const meta = tx.objectStore('meta');
+      const keys = (await request(meta.get(`keys:${queue}`))) ?? { current: null, all: [] };
+      const next = change(keys);
+      meta.put(next, `keys:${queue}`);
+      return next;
+    }, STRICT);
+  }
+
+  /**
    * Adds an entry with its sealed record and chunks in one strict transaction, after checking the queue's
-   * limits. Assigns the entry's sequence number. Rejects with 'quota' (limits) or 'storage-full'
-   * (IndexedDB's quota) and then writes nothing.
+   * limits and that the entry is sealed under the queue's current key (another context may have rotated
+   * it: then StaleKey is thrown and nothing is written). Assigns the entry's sequence number. Rejects with
+   * 'quota' (limits) or 'storage-full' (IndexedDB's quota) and then writes nothing.
    * @param {object} entry  the row without `seq`
    * @param {Uint8Array} record
    * @param {Uint8Array[]} chunks
@@ -108,8 +133,10 @@ export class OutboxStore {
   add(entry, record, chunks, limits) {
     return transaction(this.db, ALL, 'readwrite', async (tx) => {
       const meta = tx.objectStore('meta');
-      const [usage = { entries: 0, bytes: 0 }, seq = 0] = await Promise.all([
-        request(meta.get(`usage:${entry.queue}`)), request(meta.get(`seq:${entry.queue}`))]);
+      const [usage = { entries: 0, bytes: 0 }, seq = 0, keys] = await Promise.all([
+        request(meta.get(`usage:${entry.queue}`)), request(meta.get(`seq:${entry.queue}`)),
+        request(meta.get(`keys:${entry.queue}`))]);
+      if (keys && keys.current !== entry.keyId) throw new StaleKey(keys.current);
       if (usage.entries + 1 > limits.maxEntries) {
         throw new SealpostError('quota', `the queue holds ${usage.entries} entries (maxEntries ${limits.maxEntries})`);
       }

@@ -240,3 +240,25 @@ test('a flush abandoned mid-request: a second instance takes the entry up after 
   crash.abort();
   await abandoned;
 });
+
+test('contexts sharing a queue: first opens race safely, and a rotation in one is taken up by the other', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const indexedDB = new IDBFactory();
+  const clock = manualClock();
+  const keyStore = await WebCryptoKeyStore.open({ indexedDB });
+  // A service worker and a page open the same queue for the first time at once.
+  const [worker, page] = await Promise.all([openOutbox({ indexedDB, clock, keyStore }),
+    openOutbox({ indexedDB, clock, keyStore })]);
+  t.after(() => { worker.outbox.close(); page.outbox.close(); });
+  const a = await worker.outbox.enqueue({ url: `${server.url}/a`, method: 'POST', body: 'from the worker' });
+  const b = await page.outbox.enqueue({ url: `${server.url}/b`, method: 'POST', body: 'from the page' });
+  // The worker rotates; the page still thinks the old key is current.
+  await worker.outbox.rotateKey();
+  const c = await page.outbox.enqueue({ url: `${server.url}/c`, method: 'POST', body: 'after the rotation' });
+  assert.equal((await keyStore.purposes('outbox:')).length, 1, 'the old key is gone');
+  const result = await page.outbox.flush();
+  assert.deepEqual([result.sent, result.dead], [3, 0]);
+  assert.deepEqual([a.id, b.id, c.id].map((id) => server.accepted.get(id)?.body.toString()),
+    ['from the worker', 'from the page', 'after the rotation']);
+});

@@ -295,7 +295,12 @@ test('bad requests are invalid-request and nothing is queued', async (t) => {
       JSON.stringify(bad));
   }
   await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { group: 5 }),
-    (e) => e.code === 'invalid-request');
+    (e) => e.code === 'invalid-request' && e.field === 'group');
+  await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { metadata: { n: 1n } }),
+    (e) => e.code === 'invalid-request' && e.field === 'metadata');
+  const failing = new ReadableStream({ pull(controller) { controller.error(new Error('disk gone')); } });
+  await assert.rejects(outbox.enqueue(new Request('http://a.test/', { method: 'POST', body: failing, duplex: 'half' })),
+    (e) => e.code === 'invalid-request' && e.field === 'body');
   assert.equal(await outbox.size(), 0);
 });
 
@@ -432,4 +437,71 @@ test('fifo: an entry due again within the same flush still holds back the rest o
   const again = await outbox.flush();
   assert.equal(again.sent, 2);
   assert.deepEqual(server.order, [first.id, second.id]);
+});
+
+test('stats() counts states; events also reach BroadcastChannel("sealpost") without plaintext', async (t) => {
+  const server = await startServer((req) => (req.url === '/bad' ? { status: 400 } : { status: 503 }));
+  t.after(() => server.close());
+  const listener = new BroadcastChannel('sealpost');
+  const messages = [];
+  listener.onmessage = (event) => messages.push(event.data);
+  t.after(() => listener.close());
+  const { outbox, clock } = await openOutbox({ broadcast: true, ordering: 'independent', retry: { jitter: 'none' } });
+  t.after(() => outbox.close());
+  assert.deepEqual(await outbox.stats(), { pending: 0, inflight: 0, dead: 0, nextAttemptAt: null });
+  const bad = await outbox.enqueue({ url: `${server.url}/bad`, method: 'POST', body: 'broadcast-secret' });
+  await outbox.enqueue({ url: `${server.url}/later`, method: 'POST', body: 'x' });
+  assert.deepEqual(await outbox.stats(), { pending: 2, inflight: 0, dead: 0, nextAttemptAt: clock.t });
+  await outbox.flush();
+  assert.deepEqual(await outbox.stats(), { pending: 1, inflight: 0, dead: 1, nextAttemptAt: clock.t + 2000 });
+  for (let i = 0; i < 20 && messages.length < 4; i += 1) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(messages.map((m) => m.type).sort(),
+    ['sealpost:dead-lettered', 'sealpost:enqueued', 'sealpost:enqueued', 'sealpost:retry-scheduled']);
+  assert.ok(messages.every((m) => m.queue === 'notes'));
+  assert.equal(messages.find((m) => m.type === 'sealpost:dead-lettered').id, bad.id);
+  assert.doesNotMatch(JSON.stringify(messages), /broadcast-secret|127\.0\.0\.1/);
+});
+
+test('a flush aborted by its signal stops; the attempt in progress counts and is retried later', async (t) => {
+  const server = await startServer((req, n) => (n === 0 ? 'hang' : 'ok'));
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox();
+  t.after(() => outbox.close());
+  const a = await outbox.enqueue({ url: `${server.url}/a`, method: 'POST', body: 'a' });
+  await outbox.enqueue({ url: `${server.url}/b`, method: 'POST', body: 'b' });
+  const controller = new AbortController();
+  const flushing = outbox.flush({ signal: controller.signal });
+  while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+  controller.abort();
+  const result = await flushing;
+  assert.deepEqual([result.sent, result.retrying, result.remaining], [0, 1, 2]);
+  const [first] = await outbox.list();
+  assert.deepEqual([first.id, first.state, first.attempts, first.lastError], [a.id, 'pending', 1, 'network']);
+  const stopped = await outbox.flush({ signal: AbortSignal.abort() });
+  assert.equal(stopped.sent, 0, 'an aborted signal starts nothing');
+  clock.advance(3600000);
+  const later = await outbox.flush();
+  assert.equal(later.sent, 2);
+});
+
+test('a beforeReplay that throws counts as a failed attempt (network) and nothing is sent', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  let calls = 0;
+  const { outbox, clock } = await openOutbox({
+    beforeReplay: (request) => {
+      calls += 1;
+      if (calls === 1) throw new Error('token refresh failed');
+      return request;
+    },
+  });
+  t.after(() => outbox.close());
+  const { id } = await outbox.enqueue({ url: `${server.url}/x`, method: 'POST', body: 'x' });
+  const first = await outbox.flush();
+  assert.deepEqual([first.sent, first.retrying], [0, 1]);
+  assert.equal(server.requests.length, 0);
+  assert.equal((await outbox.list())[0].lastError, 'network');
+  clock.advance(3600000);
+  await outbox.flush();
+  assert.ok(server.accepted.has(id));
 });
