@@ -589,7 +589,9 @@ export function installSealpost(self, config) {
     if (!started) {
       onFirstEvent(event, 'fetch', response.catch(() => null));
     } else {
-      event.waitUntil(ahead.then((behind) => (behind ? flushAll('route', settings.messageBudgetMs, route.name) : null))
+      // (Not while the browser says it is offline: each failed attempt would only push the entries back.)
+      event.waitUntil(ahead.then((behind) => (behind && self.navigator?.onLine !== false
+        ? flushAll('route', settings.messageBudgetMs, route.name) : null))
         .catch((error) => broadcast({ type: 'flush-failed', trigger: 'route', ...errorInfo(error) })));
     }
   });
