@@ -8,6 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { IDBFactory } from 'fake-indexeddb';
 
 import { createCore, KeyKind } from '../../js/wasm.js';
+
+// Ed25519 signer keys and sealing exist only in sealpost-server.wasm (the worker's module leaves them out);
+// the tests that need them scan that module, which is built from the same C++.
+const SERVER_MODULE = { wasmUrl: new URL('../../dist/sealpost-server.wasm', import.meta.url) };
 import { WebCryptoKeyStore } from '../../js/keystore.js';
 
 const place = { database: 'sealpost', queue: 'notes', id: 'entry-1' };
@@ -103,7 +107,7 @@ test('many keys and records at once (keyring growth, large plaintexts) leave not
 });
 
 test('generated, exported and imported box and sign keys leave no secret half behind', async () => {
-  const core = await createCore();
+  const core = await createCore(SERVER_MODULE);
   const exported = [];
   for (const kind of [KeyKind.symmetric, KeyKind.box, KeyKind.sign]) {
     const handle = core.generateKey(kind);
@@ -200,7 +204,7 @@ function findInDump(dump, secret) {
 
 test('keys stored through the key store are never in IndexedDB unwrapped; the wrapping key stays inside WebCrypto', async () => {
   const indexedDB = new IDBFactory();
-  const core = await createCore();
+  const core = await createCore(SERVER_MODULE);
   const keyStore = await WebCryptoKeyStore.open({ indexedDB });
   const raw = [];
   for (const [name, kind] of Object.entries(KeyKind)) {
@@ -238,7 +242,7 @@ test('keys stored through the key store are never in IndexedDB unwrapped; the wr
 // ---------------------------------------------------------------- sealed push
 
 test('sealing and opening a push message leaves neither keys nor message text in Wasm memory', async () => {
-  const core = await createCore();
+  const core = await createCore(SERVER_MODULE);
   const device = core.generateKey(KeyKind.box);
   const signer = core.generateKey(KeyKind.sign);
   const deviceKey = core.exportKey(device);
@@ -270,7 +274,7 @@ test('sealing and opening a push message leaves neither keys nor message text in
 const FRAME = 1024;
 
 test('every secret-handling call leaves the stack below its own frame zeroed', async () => {
-  const core = await createCore();
+  const core = await createCore(SERVER_MODULE);
   const sp = core.exports.stackSave();
   const span = 64 * 1024;
   const leftovers = (fn) => {
