@@ -36,6 +36,8 @@ export class SealpostConnection extends EventTarget {
   stats(): Promise<{ queues: Record<string, QueueStats> }>;
   preferences(set?: Partial<Preferences>): Promise<Preferences>;
   pushKey(): Promise<{ publicKey: string; keyId: string }>;
+  /** One queued entry as Outbox.list() describes it (method, URL, state; never headers or body), or null. */
+  inspect(queue: string, id: string): Promise<Record<string, unknown> | null>;
   deliver(envelope: Uint8Array | ArrayBuffer | string): Promise<DeliverResult>;
   /** Asks for notification permission (call it from a user action), then subscribes with the VAPID key. */
   subscribe(options: { vapidPublicKey: string; timeoutMs?: number }): Promise<SubscribeResult>;

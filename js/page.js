@@ -144,6 +144,16 @@ export class SealpostConnection extends EventTarget {
   }
 
   /**
+   * One queued entry as Outbox.list() describes it (method, URL, state, attempts; never headers or body).
+   * @param {string} queue
+   * @param {string} id
+   * @returns {Promise<Record<string, unknown> | null>}
+   */
+  inspect(queue, id) {
+    return this.request({ type: 'sealpost:inspect', queue, id });
+  }
+
+  /**
    * Hands a sealed envelope to the worker as if a push had carried it (for simulated delivery).
    * @param {Uint8Array | ArrayBuffer | string} envelope  raw bytes or base64url text
    * @returns {Promise<{shown: true, tag: string | null} | {shown: 'fallback', code: string}>}

@@ -55,7 +55,10 @@ export interface SealpostWorkerConfig {
   rearmIntervalMs?: number;
   /** A routed request that has no answer after this is queued. Default 10000. */
   networkTimeoutMs?: number;
+  /** Storage for the outboxes, the push receiver and the preferences (default: the worker's own). */
   indexedDB?: IDBFactory;
+  /** The IDBKeyRange of the same implementation as `indexedDB`. */
+  IDBKeyRange?: typeof IDBKeyRange;
 }
 
 export interface FlushSummary {

@@ -9,7 +9,7 @@
  *     the event for entries falling due within the remaining budget, reject when work remains so the
  *     browser retries later, and on `lastChance` re-register the tag at most once per `rearmIntervalMs`;
  *   - `periodicsync` (any tag starting with `sealpost`);
- *   - the first activate, fetch, message or push event of each worker lifetime (in its waitUntil,
+ *   - the first fetch, message or push event of each worker lifetime (in its waitUntil,
  *     never in the way of a fetch response);
  *   - `sealpost:flush` messages from pages (sent on `online` and `visibilitychange` by sealpost/page).
  * Messages (MessageChannel replies): sealpost:flush, :stats, :push-key, :deliver, :preferences, and
@@ -53,7 +53,7 @@ const DEFAULTS = {
  * @typedef {{wasmUrl?: string | URL, outboxes?: OutboxConfig[], push?: PushConfig | null,
  *   skipWaiting?: boolean, clientsClaim?: boolean, syncBudgetMs?: number, startupBudgetMs?: number,
  *   messageBudgetMs?: number, maxWakeupsPerMinute?: number, minWaitMs?: number, rearmIntervalMs?: number,
- *   networkTimeoutMs?: number, indexedDB?: IDBFactory}} SealpostWorkerConfig
+ *   networkTimeoutMs?: number, indexedDB?: IDBFactory, IDBKeyRange?: typeof IDBKeyRange}} SealpostWorkerConfig
  */
 
 /** Where the loader will look for sealpost.wasm (the same rule as js/wasm.js). */
@@ -108,6 +108,7 @@ function normalize(config, scopeOrigin) {
       matches: matcher(match, name, scopeOrigin),
       queueOnStatus,
       idempotencyHeader: options.idempotencyHeader === undefined ? 'Idempotency-Key' : options.idempotencyHeader,
+      fifo: (options.ordering ?? 'fifo') === 'fifo',
       options,
     };
   });
@@ -124,6 +125,7 @@ function normalize(config, scopeOrigin) {
     ...settings,
     wasmUrl: config.wasmUrl,
     indexedDB: config.indexedDB,
+    IDBKeyRange: config.IDBKeyRange,
     skipWaiting: config.skipWaiting === true,
     clientsClaim: config.clientsClaim === true,
     outboxes,
@@ -257,6 +259,7 @@ export function installSealpost(self, config) {
   const settings = normalize(config, self.location.origin);
   const limiter = new WakeupLimiter(settings.maxWakeupsPerMinute);
   const factory = () => settings.indexedDB ?? self.indexedDB;
+  const storageOptions = () => (settings.IDBKeyRange ? { IDBKeyRange: settings.IDBKeyRange } : {});
   let channel = null;
   let started = false;
   /** @type {Promise<Map<string, any>> | null} */
@@ -322,7 +325,8 @@ export function installSealpost(self, config) {
       for (const spec of settings.outboxes) {
         // The worker re-broadcasts the outbox's events itself (with the queue, never content).
         const outbox = await component('Outbox').open({
-          wasmUrl: settings.wasmUrl, broadcast: false, ...spec.options, name: spec.name,
+          wasmUrl: settings.wasmUrl, broadcast: false, indexedDB: factory(), ...storageOptions(),
+          ...spec.options, name: spec.name,
         });
         for (const type of ['enqueued', 'sent', 'retry-scheduled', 'dead-lettered', 'drained']) {
           outbox.addEventListener(type, (event) => broadcast({ ...safeDetail(event.detail), type, queue: spec.name }));
@@ -342,7 +346,7 @@ export function installSealpost(self, config) {
     receiverLoading ??= (async () => {
       await loadModule();
       const { fallback, onMessage, feedback, ...options } = settings.push;
-      return component('PushReceiver').open({ wasmUrl: settings.wasmUrl, ...options });
+      return component('PushReceiver').open({ wasmUrl: settings.wasmUrl, indexedDB: factory(), ...options });
     })().catch((error) => {
       receiverLoading = null;
       throw error;
@@ -484,27 +488,16 @@ export function installSealpost(self, config) {
    * The first event of each worker lifetime flushes every queue (in that event's waitUntil), and waits for
    * entries that fall due within startupBudgetMs (e.g. the lease of an attempt a killed worker left).
    */
-  function onFirstEvent(event, source) {
+  function onFirstEvent(event, source, after = null) {
     if (started) return;
     started = true;
     if (settings.outboxes.length === 0) return;
-    event.waitUntil(drive(`start:${source}`, settings.startupBudgetMs).catch((error) => {
+    event.waitUntil(Promise.resolve(after).then(() => drive(`start:${source}`, settings.startupBudgetMs)).catch((error) => {
       broadcast({ type: 'flush-failed', trigger: `start:${source}`, ...errorInfo(error) });
     }));
   }
 
   // ---------------------------------------------------------------- fetch: network first, queue on failure
-
-  function withIdempotencyKey(request, header) {
-    if (!header || request.headers.has(header)) return request;
-    const headers = new Headers(request.headers);
-    headers.set(header, crypto.randomUUID());
-    try {
-      return new Request(request, { headers });
-    } catch {
-      return request;
-    }
-  }
 
   function jsonResponse(status, body, headers = {}) {
     return new Response(JSON.stringify(body), {
@@ -513,47 +506,94 @@ export function installSealpost(self, config) {
     });
   }
 
-  async function queueRequest(route, copy, reason) {
-    const outbox = (await outboxes()).get(route.name);
-    const { id } = await outbox.enqueue(copy);
+  function queuedResponse(route, id, reason) {
     broadcast({ type: 'queued', queue: route.name, id, reason });
-    await registerSync(route.name);
+    registerSync(route.name);
     return jsonResponse(202, { queued: true, id, queue: route.name }, { 'Sealpost-Queued': id });
   }
 
-  async function networkFirst(route, original) {
-    outboxes().catch(() => {}); // warm up the module while the network answers
-    const request = withIdempotencyKey(original, route.idempotencyHeader);
-    const copy = request.clone();
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), settings.networkTimeoutMs);
-    let response = null;
-    let reason;
-    try {
-      response = await self.fetch(request, { signal: controller.signal });
-      if (!route.queueOnStatus.includes(response.status)) return response;
-      reason = `http-${response.status}`;
-    } catch (error) {
-      reason = error?.name === 'AbortError' ? 'timeout' : 'network';
-    } finally {
-      clearTimeout(timer);
-    }
-    try {
-      return await queueRequest(route, copy, reason);
-    } catch (error) {
-      const info = errorInfo(error);
-      broadcast({ type: 'queue-failed', queue: route.name, reason, code: info.code });
-      if (response) return response;
-      return jsonResponse(info.code === 'quota' || info.code === 'storage-full' ? 507 : 503,
-        { queued: false, queue: route.name, error: info.code, message: info.message }, { 'Sealpost-Error': info.code });
-    }
+  /** The request as it goes to the network: with the entry's idempotency key, like every replay of it. */
+  function withKey(request, header, id) {
+    if (!header) return request;
+    const headers = new Headers(request.headers);
+    headers.set(header, id);
+    return new Request(request, { headers });
+  }
+
+  /**
+   * The fetch route. The request is sealed into its outbox before it goes out, so the network attempt
+   * carries the entry's own idempotency key: if the answer is lost (a timeout, a killed worker), the replay
+   * has the same key and the server applies the write once. An answer the route does not queue on removes
+   * the entry and goes to the page as it is. With fifo ordering, a request behind queued entries of its
+   * queue waits its turn (202) instead of overtaking them.
+   * @returns {{response: Promise<Response>, ahead: Promise<boolean>}}
+   */
+  function networkFirst(route, original) {
+    let markAhead;
+    const ahead = new Promise((resolve) => { markAhead = resolve; });
+    const response = (async () => {
+      const fallback = original.clone();
+      let outbox;
+      let id;
+      let waiting = 0;
+      try {
+        outbox = (await outboxes()).get(route.name);
+        if (route.fifo) waiting = await outbox.size();
+        ({ id } = await outbox.enqueue(original));
+      } catch (error) {
+        // Nothing could be stored (quota, storage, module): the request goes out unprotected, and says so.
+        const info = errorInfo(error);
+        broadcast({ type: 'queue-failed', queue: route.name, code: info.code });
+        try {
+          return await self.fetch(fallback);
+        } catch {
+          return jsonResponse(info.code === 'quota' || info.code === 'storage-full' ? 507 : 503,
+            { queued: false, queue: route.name, error: info.code, message: info.message }, { 'Sealpost-Error': info.code });
+        }
+      }
+      if (waiting > 0) {
+        markAhead(true);
+        return queuedResponse(route, id, 'behind-queue');
+      }
+      markAhead(false);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), settings.networkTimeoutMs);
+      let reason;
+      try {
+        const answer = await self.fetch(withKey(fallback, route.idempotencyHeader, id), { signal: controller.signal });
+        if (!route.queueOnStatus.includes(answer.status)) {
+          await outbox.discard(id).catch(() => false);
+          return answer;
+        }
+        reason = `http-${answer.status}`;
+      } catch (error) {
+        reason = error?.name === 'AbortError' ? 'timeout' : 'network';
+      } finally {
+        clearTimeout(timer);
+      }
+      return queuedResponse(route, id, reason);
+    })();
+    return { response, ahead: Promise.race([ahead, response.then(() => false, () => false)]) };
   }
 
   self.addEventListener('fetch', (event) => {
-    onFirstEvent(event, 'fetch');
     const route = settings.outboxes.find((r) => r.matches(event.request));
-    if (!route) return;
-    event.respondWith(networkFirst(route, event.request));
+    if (!route) {
+      onFirstEvent(event, 'fetch');
+      return;
+    }
+    const { response, ahead } = networkFirst(route, event.request);
+    event.respondWith(response);
+    // The start-of-life flush (or the flush a request behind the queue needs) runs after the network
+    // attempt, so it neither delays the response nor sends this request a second time meanwhile.
+    if (!started) {
+      onFirstEvent(event, 'fetch', response.catch(() => null));
+    } else {
+      // (Not while the browser says it is offline: each failed attempt would only push the entries back.)
+      event.waitUntil(ahead.then((behind) => (behind && self.navigator?.onLine !== false
+        ? flushAll('route', settings.messageBudgetMs, route.name) : null))
+        .catch((error) => broadcast({ type: 'flush-failed', trigger: 'route', ...errorInfo(error) })));
+    }
   });
 
   // ---------------------------------------------------------------- sync, periodicsync
@@ -769,8 +809,9 @@ export function installSealpost(self, config) {
     ]));
   });
 
+  // activate is not a flush trigger: work kept in its waitUntil holds the worker in 'activating', and a
+  // worker that is not active gets no fetch events (they would wait for the flush).
   self.addEventListener('activate', (event) => {
-    onFirstEvent(event, 'activate');
     if (settings.clientsClaim) event.waitUntil(self.clients.claim());
   });
 

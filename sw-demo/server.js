@@ -132,10 +132,11 @@ function validMode(mode) {
 
 /**
  * @param {{port?: number, host?: string, mounts?: Array<[string, string]>, dataFile?: string,
- *   pushFetchTimeoutMs?: number, worker?: object}} [options]
+ *   pushFetchTimeoutMs?: number, pushAgent?: import('node:https').Agent, worker?: object}} [options]
  *   mounts: extra [url prefix, directory] pairs served before the demo (tests add fixtures this way)
  *   dataFile: where notes, subscriptions and keys are kept (default sw-demo/data/demo.json)
  *   worker: options the demo's service worker passes to installSealpost (e.g. a faster retry policy)
+ *   pushAgent: the https.Agent for push services (tests trust a loopback service's certificate with it)
  * @returns {Promise<{server: import('node:http').Server, url: string, data: DataFile,
  *   close: () => Promise<void>}>}
  */
@@ -350,6 +351,7 @@ export async function createDemoServer(options = {}) {
           try {
             const result = await sendSealedPush(target.subscription, envelope, {
               vapidDetails: vapidDetails(), TTL: 3600, urgency: 'normal', timeout: options.pushFetchTimeoutMs ?? 10000,
+              ...(options.pushAgent ? { agent: options.pushAgent } : {}),
             });
             results.push({ keyId: target.keyId, ...result });
             if (result.status === 'expired') {

@@ -249,7 +249,7 @@ async function refreshInspect() {
       $('inspect-cipher').textContent = `${JSON.stringify({ id, state, attempts, keyId, lastError, size }, null, 1)}\n\n`
         + (record instanceof Uint8Array ? hexDump(record) : '(no record)');
       try {
-        const opened = await sp.request({ type: 'sealpost:inspect', queue: 'notes', id: row.id });
+        const opened = await sp.inspect('notes', row.id);
         $('inspect-plain').textContent = opened === null ? 'Sent meanwhile: nothing left to decrypt.'
           : `${opened.method} ${opened.url}\n\n${JSON.stringify({
             state: opened.state, attempts: opened.attempts, lastError: opened.lastError,

@@ -132,7 +132,10 @@ test('503 + Retry-After and 429 + Retry-After injected by ctx.route: no attempt 
   const first = await world.page.evaluate(() => window.postNote('mind the gap'));
   assert.equal(first.status, 202, 'a 503 on a routed request is queued');
   const notes = await until(async () => { const n = await world.notes(); return n.length ? n : null; },
-    'the note at the server', 20000);
+    'the note at the server', 20000).catch(async (error) => {
+    throw new Error(`${error.message}; attempts at ${attempts.map((a) => a - attempts[0]).join(', ')} ms; `
+      + `events ${JSON.stringify(await world.events())}; stats ${JSON.stringify(await world.stats())}`);
+  });
   assert.deepEqual(notes.map((n) => n.text), ['mind the gap']);
   assert.equal(attempts.length, 4, `attempts at ${attempts.map((a) => a - attempts[0]).join(', ')} ms`);
   assert.ok(attempts[2] - attempts[1] >= 3000, `after 503 + Retry-After: 3 the next attempt came ${attempts[2] - attempts[1]} ms later`);

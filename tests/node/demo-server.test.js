@@ -151,3 +151,65 @@ test('push: sending with no subscription says so; simulated delivery seals for a
   const message = await rx.open(sim.body.envelope);
   assert.equal(message.title, 'Hello');
 });
+
+test('push/send seals for each stored device and sends with web-push and the stored VAPID key; 410 prunes', { skip: !hasServerHelper }, async (t) => {
+  const { createECDH, randomBytes } = await import('node:crypto');
+  const https = await import('node:https');
+  const { execFileSync } = await import('node:child_process');
+  // A loopback push service with a throwaway certificate: it records what arrives and answers per path.
+  const certDir = mkdtempSync(join(tmpdir(), 'sealpost-demo-cert-'));
+  t.after(() => rmSync(certDir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const tls = { key: readFileSync(join(certDir, 'key.pem')), cert: readFileSync(join(certDir, 'cert.pem')) };
+  const received = [];
+  const service = https.createServer(tls, (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url, headers: req.headers, bytes: Buffer.concat(chunks).length });
+      res.writeHead(req.url === '/push/gone' ? 410 : 201).end();
+    });
+  });
+  await new Promise((resolve) => service.listen(0, '127.0.0.1', resolve));
+  const agent = new https.Agent({ ca: tls.cert });
+  t.after(() => { agent.destroy(); service.closeAllConnections(); return new Promise((r) => service.close(r)); });
+  const origin = `https://127.0.0.1:${service.address().port}`;
+
+  const dir = mkdtempSync(join(tmpdir(), 'sealpost-demo-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const demo = await createDemoServer({ port: 0, dataFile: join(dir, 'demo.json'), pushAgent: agent });
+  t.after(() => demo.close());
+  const { PushReceiver } = await import('../../js/index.js');
+  const { IDBFactory } = await import('fake-indexeddb');
+  const device = async (name) => {
+    const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    const subscription = { endpoint: `${origin}/push/${name}`, expirationTime: null,
+      keys: { p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url') } };
+    const added = await call(demo, 'POST', '/api/subscriptions', { subscription, publicKey: rx.publicKey, keyId: rx.keyId });
+    assert.equal(added.status, 201);
+    return rx;
+  };
+  const live = await device('live');
+  const gone = await device('gone');
+
+  const send = await call(demo, 'POST', '/api/push/send', { message: { title: 'A reply', url: '/notes/1' } });
+  assert.equal(send.status, 200, JSON.stringify(send.body));
+  const byKey = Object.fromEntries(send.body.results.map((r) => [r.keyId, r.status]));
+  assert.deepEqual(byKey, { [live.keyId]: 'sent', [gone.keyId]: 'expired' });
+  assert.equal(received.length, 2);
+  for (const request of received) {
+    assert.equal(request.headers['content-encoding'], 'aes128gcm');
+    assert.equal(request.headers.ttl, '3600');
+    assert.equal(request.headers.urgency, 'normal');
+    assert.match(request.headers.authorization, new RegExp(`^vapid t=[\\w-]+\\.[\\w-]+\\.[\\w-]+, k=${demo.data.state.vapid.publicKey}$`));
+    // RFC 8291 adds a 86-byte header, a padding delimiter and a 16-byte tag to the sealed envelope (<= 3000 bytes).
+    assert.ok(request.bytes > 86 + 16 + 49 && request.bytes < 3200, `${request.bytes} bytes on the wire`);
+  }
+  const { subscriptions } = (await call(demo, 'GET', '/api/subscriptions')).body;
+  assert.deepEqual(subscriptions.map((s) => s.keyId), [live.keyId], 'the expired subscription is pruned, and stays pruned');
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'demo.json'), 'utf8')).subscriptions.map((s) => s.keyId), [live.keyId]);
+});

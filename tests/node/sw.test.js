@@ -3,10 +3,11 @@
 // quiet hours, the fetch route's scope, notification clicks and the wake-up bound.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { IDBFactory } from 'fake-indexeddb';
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
 import * as sealpost from '../../js/index.js';
 import { installSealpost, inQuietHours, mergePreferences } from '../../js/sw.js';
+import { startServer } from './loopback-server.js';
 
 const ORIGIN = 'https://app.example';
 const EVENTS = ['install', 'activate', 'fetch', 'sync', 'periodicsync', 'push', 'notificationclick', 'message'];
@@ -169,7 +170,7 @@ test('messages: unknown queues and missing push configuration answer errors with
 
 test('the fetch route takes only matching requests; others reach the network untouched', async () => {
   const scope = fakeScope();
-  installSealpost(scope, { outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }] });
+  installSealpost(scope, { IDBKeyRange, outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }] });
   const get = await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/api/notes`) });
   assert.equal(get.responded, false);
   const foreign = await scope.dispatch('fetch', { request: new Request('https://other.example/api/notes', { method: 'POST' }) });
@@ -182,20 +183,103 @@ test('the fetch route takes only matching requests; others reach the network unt
   });
   assert.equal(routed.responded, true);
   assert.equal(routed.response.status, 201);
+  const stats = await scope.ask({ type: 'sealpost:stats' });
+  assert.deepEqual(stats.queues.notes, { pending: 0, inflight: 0, dead: 0, nextAttemptAt: null }, 'nothing stays queued');
 });
 
-test('the fetch route adds an Idempotency-Key the app did not set, and keeps one it did', async () => {
+test('the network attempt carries the key every replay of the entry will carry', async () => {
   const scope = fakeScope();
   const seen = [];
   scope.fetch = async (request) => { seen.push(request.headers.get('idempotency-key')); return new Response('{}', { status: 201 }); };
-  installSealpost(scope, { outboxes: [{ name: 'notes', match: (r) => r.method === 'POST' }] });
+  installSealpost(scope, { IDBKeyRange, outboxes: [{ name: 'notes', match: (r) => r.method === 'POST' }] });
   await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/a`, { method: 'POST', body: 'x' }) });
   await scope.dispatch('fetch', {
     request: new Request(`${ORIGIN}/a`, { method: 'POST', body: 'x', headers: { 'Idempotency-Key': 'mine' } }),
   });
-  assert.match(seen[0], /^[0-9a-f-]{36}$/);
-  assert.equal(seen[1], 'mine');
+  assert.equal(seen.length, 2);
+  for (const key of seen) assert.match(key, /^[0-9a-f]{32}$/, 'the outbox entry id');
+  assert.notEqual(seen[0], seen[1]);
 });
+
+test('an answer lost on the way back: the page gets 202, the replay has the same key, the server applies it once', async (t) => {
+  const server = await startServer((req, n) => (n === 0 ? 'lose-answer' : 'ok'));
+  t.after(() => server.close());
+  const indexedDB = new IDBFactory();
+  const scope = fakeScope({ indexedDB });
+  scope.location = new URL(`${server.url}/sw.js`);
+  scope.fetch = (input, init) => fetch(input, init);
+  installSealpost(scope, { IDBKeyRange, outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/notes' },
+    retry: { baseDelayMs: 1, jitter: 'none' } }] });
+  const answer = await scope.dispatch('fetch', {
+    request: new Request(`${server.url}/notes`, { method: 'POST', body: '{"text":"lost answer"}' }),
+  });
+  assert.equal(answer.response.status, 202);
+  const body = await answer.response.json();
+  assert.deepEqual(Object.keys(body).sort(), ['id', 'queue', 'queued']);
+  assert.equal(answer.response.headers.get('sealpost-queued'), body.id);
+  assert.deepEqual(scope.syncTags, ['sealpost:notes']);
+  assert.equal(server.accepted.size, 1, 'the server applied the first request');
+
+  const sync = await scope.dispatch('sync', { tag: 'sealpost:notes', lastChance: false });
+  assert.equal(sync.settled[0].status, 'fulfilled', String(sync.settled[0].reason));
+  assert.equal(server.requests.length, 2);
+  assert.deepEqual(server.requests.map((r) => r.key), [body.id, body.id], 'both attempts carry the entry id');
+  assert.equal(server.accepted.size, 1, 'the replay was recognised, not applied again');
+});
+
+test('sync: work left for later rejects the event; lastChance re-arms the tag once instead', async (t) => {
+  const server = await startServer(() => ({ status: 503, retryAfter: 3600 }));
+  t.after(() => server.close());
+  const scope = fakeScope();
+  scope.location = new URL(`${server.url}/sw.js`);
+  scope.fetch = (input, init) => fetch(input, init);
+  installSealpost(scope, { IDBKeyRange, rearmIntervalMs: 60000,
+    outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/notes' }, queueOnStatus: [503] }] });
+  const queued = await scope.dispatch('fetch', { request: new Request(`${server.url}/notes`, { method: 'POST', body: 'x' }) });
+  assert.equal(queued.response.status, 202);
+  scope.syncTags.length = 0;
+
+  const normal = await scope.dispatch('sync', { tag: 'sealpost:notes', lastChance: false });
+  assert.equal(normal.settled[0].status, 'rejected', 'the browser is told to retry later');
+  assert.deepEqual(scope.syncTags, []);
+  const last = await scope.dispatch('sync', { tag: 'sealpost:notes', lastChance: true });
+  assert.equal(last.settled[0].status, 'fulfilled');
+  assert.deepEqual(scope.syncTags, ['sealpost:notes'], 're-armed');
+  const again = await scope.dispatch('sync', { tag: 'sealpost:notes', lastChance: true });
+  assert.equal(again.settled[0].status, 'fulfilled');
+  assert.deepEqual(scope.syncTags, ['sealpost:notes'], 'not re-armed twice within rearmIntervalMs');
+  const stats = await scope.ask({ type: 'sealpost:stats' });
+  assert.equal(stats.queues.notes.pending, 1, 'the entry stays');
+  assert.ok(server.requests.length <= 4, `${server.requests.length} requests: Retry-After holds the entry`);
+});
+
+test('fifo: a request behind queued entries of its queue waits its turn instead of overtaking them', async (t) => {
+  let down = true;
+  const server = await startServer(() => (down ? 'drop' : 'ok'));
+  t.after(() => server.close());
+  const scope = fakeScope();
+  scope.location = new URL(`${server.url}/sw.js`);
+  scope.fetch = (input, init) => fetch(input, init);
+  installSealpost(scope, { IDBKeyRange, startupBudgetMs: 1,
+    outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/notes' },
+      retry: { baseDelayMs: 1, jitter: 'none', maxAttempts: 100 } }] });
+  const post = (text) => scope.dispatch('fetch', { request: new Request(`${server.url}/notes`, { method: 'POST', body: text }) });
+  assert.equal((await post('first')).response.status, 202);
+  down = false;
+  const second = await post('second');
+  assert.equal(second.response.status, 202, 'queued behind the first, not sent ahead of it');
+  await until(() => server.accepted.size === 2);
+  const bodies = server.order.map((key) => server.accepted.get(key).body.toString());
+  assert.deepEqual(bodies, ['first', 'second']);
+});
+
+async function until(fn, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 test('notificationclick opens same-origin urls only, and refuses others with an event', async () => {
   const events = listen();
