@@ -505,3 +505,35 @@ test('a beforeReplay that throws counts as a failed attempt (network) and nothin
   await outbox.flush();
   assert.ok(server.accepted.has(id));
 });
+
+test('request fidelity: credentials, mode (navigate → same-origin), cache, redirect, referrer policy, integrity, keepalive', async (t) => {
+  const seen = [];
+  const fetchSpy = async (request) => {
+    seen.push(request);
+    return new Response(null, { status: 204 });
+  };
+  const { outbox } = await openOutbox({ fetch: fetchSpy });
+  t.after(() => outbox.close());
+  const init = {
+    url: 'https://app.example.test/api/items/7', method: 'PUT', body: new Uint8Array([0, 255, 1, 254]),
+    headers: { 'content-type': 'application/octet-stream', 'x-trace': 't-1' },
+    credentials: 'include', mode: 'navigate', cache: 'no-store', redirect: 'manual',
+    referrerPolicy: 'no-referrer', integrity: 'sha256-abc', keepalive: true,
+  };
+  const { id } = await outbox.enqueue(init);
+  const result = await outbox.flush();
+  assert.equal(result.sent, 1, '204 is success');
+  const [request] = seen;
+  assert.equal(request.url, init.url);
+  assert.equal(request.method, 'PUT');
+  assert.equal(request.credentials, 'include');
+  assert.equal(request.mode, 'same-origin');
+  assert.equal(request.cache, 'no-store');
+  assert.equal(request.redirect, 'manual');
+  assert.equal(request.referrerPolicy, 'no-referrer');
+  assert.equal(request.integrity, 'sha256-abc');
+  assert.equal(request.keepalive, true);
+  assert.equal(request.headers.get('x-trace'), 't-1');
+  assert.equal(request.headers.get('idempotency-key'), id);
+  assert.deepEqual(new Uint8Array(await request.arrayBuffer()), init.body);
+});
