@@ -161,7 +161,7 @@ export interface PushMessage {
 }
 
 /** Where wrapped keys are kept (js/keystore.js); any object with these methods works. */
-export interface KeyStore {
+export interface PushKeyStore {
   load(purpose: string): Promise<Uint8Array | null>;
   store(purpose: string, bytes: Uint8Array): Promise<void>;
   delete(purpose: string): Promise<void>;
@@ -175,7 +175,7 @@ export interface PushReceiverOptions extends LoadOptions {
   /** How long a previous key keeps opening envelopes after rotate(), in ms (default 7 days). */
   gracePeriodMs?: number;
   /** Default: a WebCrypto-wrapped key store in `indexedDB`. */
-  keyStore?: KeyStore;
+  keyStore?: PushKeyStore;
   /** Default: globalThis.indexedDB. */
   indexedDB?: IDBFactory;
   /** IndexedDB database name (default 'sealpost-push'). */
@@ -195,6 +195,8 @@ export class PushReceiver {
   open(envelope: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<PushMessage>;
   /** A new key; the previous one keeps opening envelopes for the grace period. */
   rotate(): Promise<{ publicKey: string; keyId: string }>;
+  /** Crypto-shreds the push keys (stored keys first), then the seen ids: for logout. */
+  destroy(): Promise<void>;
   /** Zeroes the keys held in memory and closes the database. */
   close(): void;
 }

@@ -77,6 +77,7 @@ export class WebCryptoKeyStore {
 
   /** @param {string} purpose */
   async load(purpose) {
+    this.ensureOpen();
     const row = await transaction(this.db, 'keys', 'readonly', (tx) =>
       request(tx.objectStore('keys').get(`key:${purpose}`)));
     if (!row) return null;

@@ -13,7 +13,7 @@
  */
 import { SealpostError } from './errors.js';
 import { fromBase64url, toBase64url } from './base64url.js';
-import { openDatabase, request, transaction } from './idb.js';
+import { deleteDatabase, openDatabase, request, transaction } from './idb.js';
 import { WebCryptoKeyStore } from './keystore.js';
 import { KeyKind, ready } from './wasm.js';
 
@@ -95,7 +95,9 @@ export class PushReceiver {
    * @returns {Promise<PushReceiver>}
    */
   static async open(options = {}) {
-    const trustedSigners = (options.trustedSigners ?? []).map(signerKey);
+    const signers = options.trustedSigners ?? [];
+    if (!Array.isArray(signers)) throw invalid('trustedSigners must be an array of Ed25519 public keys');
+    const trustedSigners = signers.map(signerKey);
     const maxSkewSeconds = options.maxSkewSeconds ?? 300;
     if (!Number.isFinite(maxSkewSeconds) || maxSkewSeconds < 0) throw invalid('maxSkewSeconds must be >= 0');
     const gracePeriodMs = options.gracePeriodMs ?? 7 * DAY_MS;
@@ -113,6 +115,8 @@ export class PushReceiver {
       seen.createIndex('expiresAt', 'expiresAt');
     });
     const receiver = new PushReceiver({ core, keyStore, db, name, trustedSigners, maxSkewSeconds, gracePeriodMs, now });
+    receiver.ownsKeyStore = !options.keyStore;
+    receiver.factory = factory;
     try {
       await receiver.loadKeys();
     } catch (error) {
@@ -137,6 +141,7 @@ export class PushReceiver {
     /** @type {Array<{keyId: string, handle: number, retiredAt: number}>} */
     this.previous = [];
     this.closed = false;
+    this.ownsKeyStore = false;
   }
 
   /** The device's current X25519 public key, base64url: send it to the app server with the subscription. */
@@ -211,39 +216,55 @@ export class PushReceiver {
       const [keys, values] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
       return keys.map((key, i) => [key, values[i]]);
     });
-    this.releaseAll();
-    let currentRow = rows.find(([key]) => key === CURRENT)?.[1];
-    let handle = currentRow ? await this.importStored(currentRow.keyId) : 0;
-    if (!handle) {
-      // First use, or the key store lost the key (e.g. it was destroyed): a fresh key that the app server
-      // must learn again (publicKey changes).
-      const created = await this.createKey();
-      const row = { keyId: created.keyId, createdAt: this.now() };
-      try {
-        await transaction(this.db, 'keys', 'readwrite', (tx) => {
-          const store = tx.objectStore('keys');
-          return currentRow ? request(store.put(row, CURRENT)) : request(store.add(row, CURRENT));
-        }, { durability: 'strict' });
+    // The new set of keys is built aside and swapped in at the end, so an open() running meanwhile keeps
+    // using the old one.
+    const imported = [];
+    try {
+      let currentRow = rows.find(([key]) => key === CURRENT)?.[1];
+      let handle = currentRow ? await this.importStored(currentRow.keyId) : 0;
+      if (handle) imported.push(handle);
+      if (!handle) {
+        // First use, or the key store lost the key (e.g. it was destroyed): a fresh key that the app server
+        // must learn again (publicKey changes).
+        const created = await this.createKey();
+        const row = { keyId: created.keyId, createdAt: this.now() };
+        try {
+          await transaction(this.db, 'keys', 'readwrite', (tx) => {
+            const store = tx.objectStore('keys');
+            return currentRow ? request(store.put(row, CURRENT)) : request(store.add(row, CURRENT));
+          }, { durability: 'strict' });
+        } catch (error) {
+          this.core.releaseKey(created.handle);
+          await this.keyStore.delete(this.purpose(created.keyId));
+          if (error?.name !== 'ConstraintError') throw error;
+          return this.loadKeys(); // another context created the first key just now: use that one
+        }
         currentRow = row;
         handle = created.handle;
-      } catch (error) {
-        this.core.releaseKey(created.handle);
-        await this.keyStore.delete(this.purpose(created.keyId));
-        if (error?.name !== 'ConstraintError') throw error;
-        return this.loadKeys();
+        imported.push(handle);
       }
-    }
-    this.current = { keyId: currentRow.keyId, handle, publicKey: toBase64url(this.core.publicKey(handle)) };
-    const cutoff = this.now() - this.gracePeriodMs;
-    for (const [key, row] of rows) {
-      if (typeof key !== 'string' || !key.startsWith(PREVIOUS) || row.keyId === currentRow.keyId) continue;
-      if (row.retiredAt < cutoff) {
-        await this.forget(row.keyId);
-        continue;
+      const current = { keyId: currentRow.keyId, handle, publicKey: toBase64url(this.core.publicKey(handle)) };
+      const previous = [];
+      const cutoff = this.now() - this.gracePeriodMs;
+      for (const [key, row] of rows) {
+        if (typeof key !== 'string' || !key.startsWith(PREVIOUS) || row.keyId === currentRow.keyId) continue;
+        if (row.retiredAt < cutoff) {
+          await this.forget(row.keyId);
+          continue;
+        }
+        const previousHandle = await this.importStored(row.keyId);
+        if (!previousHandle) continue;
+        imported.push(previousHandle);
+        previous.push({ keyId: row.keyId, handle: previousHandle, retiredAt: row.retiredAt });
       }
-      const previousHandle = await this.importStored(row.keyId);
-      if (previousHandle) this.previous.push({ keyId: row.keyId, handle: previousHandle, retiredAt: row.retiredAt });
+      this.releaseAll();
+      this.current = current;
+      this.previous = previous;
+    } catch (error) {
+      for (const handle of imported) this.core.releaseKey(handle);
+      throw error;
     }
+    return undefined;
   }
 
   /** Deletes a previous key for good (its grace period is over). */
@@ -340,11 +361,32 @@ export class PushReceiver {
     return { publicKey: this.current.publicKey, keyId: this.current.keyId };
   }
 
-  /** Zeroes the keys held in Wasm memory and closes the database. The keys stay stored for next time. */
+  /**
+   * Crypto-shreds this device's push keys (e.g. at logout): every stored key is deleted first, then the
+   * key list and the seen ids. Envelopes sealed to these keys can never be opened again; a receiver
+   * opened later starts with a new key that the app server must learn.
+   */
+  async destroy() {
+    this.ensureOpen();
+    const rows = await transaction(this.db, 'keys', 'readonly', async (tx) => {
+      const store = tx.objectStore('keys');
+      return request(store.getAll());
+    });
+    const keyIds = new Set(rows.map((row) => row?.keyId).filter(Boolean));
+    for (const key of [this.current, ...this.previous]) if (key) keyIds.add(key.keyId);
+    for (const keyId of keyIds) await this.keyStore.delete(this.purpose(keyId));
+    const factory = this.factory;
+    this.close();
+    await deleteDatabase(factory, this.name);
+  }
+
+  /** Zeroes the keys held in Wasm memory and closes the database (and the default key store). The keys stay
+   * stored for next time. */
   close() {
     if (this.closed) return;
     this.releaseAll();
     this.db.close();
+    if (this.ownsKeyStore) this.keyStore.close?.();
     this.closed = true;
   }
 }

@@ -1,8 +1,8 @@
 // sealpost/server: sealing and sending push notifications from a Node (>= 20) app server.
 import type { Agent } from 'node:https';
 
-export const DEFAULT_MAX_ENVELOPE_BYTES: 3000;
-export const MAX_ENVELOPE_CEILING: 3993;
+export declare const DEFAULT_MAX_ENVELOPE_BYTES: 3000;
+export declare const MAX_ENVELOPE_CEILING: 3993;
 
 export interface SignerKeyPair {
   /** Ed25519 public key, base64url: goes into the service worker's trustedSigners. */

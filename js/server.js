@@ -20,6 +20,7 @@ import { KeyKind, WasmCore } from './wasm.js';
 
 export const DEFAULT_MAX_ENVELOPE_BYTES = 3000;
 export const MAX_ENVELOPE_CEILING = 3993;
+const MAX_MESSAGE_CHARS = 65536;
 
 /** @type {WasmCore | null} */
 let core = null;
@@ -90,6 +91,11 @@ export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes
   if (typeof message === 'string') json = message;
   else if (message && typeof message === 'object' && !Array.isArray(message)) json = JSON.stringify(message);
   else throw new SealpostError('invalid-message', 'message must be an object (or its JSON text)');
+  if (json.length > MAX_MESSAGE_CHARS) {
+    // Far over any envelope: refused before it is copied into Wasm memory.
+    throw new SealpostError('too-large', `the message is ${json.length} characters of JSON; `
+      + `a sealed envelope holds at most ${maxEnvelopeBytes} bytes`);
+  }
   const seconds = Math.floor(nowMs(now) / 1000);
   const wasm = serverCore();
   let handle = 0;

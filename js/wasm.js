@@ -736,6 +736,7 @@ export class WasmCore {
         }
       });
       if (result.retry === undefined) return result.value;
+      if (result.retry <= capacity) check(2, 'openPush');
       capacity = result.retry;
     }
   }
@@ -769,6 +770,13 @@ export class WasmCore {
         throw new SealpostError('too-large',
           `the sealed envelope would be ${size} bytes, over the maximum of ${maxEnvelopeBytes}`,
           { status: rc, size, maxEnvelopeBytes });
+      }
+      if (rc === 30) {
+        throw new SealpostError('not-yet-valid', 'the message\'s iat is more than 300 s after now: '
+          + 'no device would accept it (iat is in Unix seconds, not milliseconds)', { status: rc });
+      }
+      if (rc === 31) {
+        throw new SealpostError('expired', 'the message\'s iat + ttl has already passed', { status: rc });
       }
       check(rc, 'sealPush');
       return f.read(out, f.u32(outLen));

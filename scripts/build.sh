@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds sealpost: the native core and its tests (build/native), the Wasm modules (dist/sealpost.wasm for
-# workers and pages, dist/sealpost-server.wasm for sealpost/server)
-# and the classic-worker bundle (dist/sealpost.classic.js). Incremental; runs setup first.
+# workers and pages, dist/sealpost-server.wasm for sealpost/server) and the classic-worker bundles
+# (dist/sealpost.classic.js, dist/sealpost-sw.classic.js). Incremental; runs setup first.
 #   scripts/build.sh              everything
 #   scripts/build.sh --if-needed  only what the demo needs (Wasm module and bundle), skipping native tests
 set -euo pipefail
@@ -24,6 +24,9 @@ done
 # The classic (importScripts) build: one IIFE that defines self.sealpost.
 npx esbuild js/classic.js --bundle --format=iife --target=es2020 --log-level=warning \
   --log-override:empty-import-meta=silent --outfile=dist/sealpost.classic.js
+# The classic service-worker build: self.sealpost.installSealpost and the main entry, for importScripts.
+npx esbuild js/sw-classic.js --bundle --format=iife --target=es2020 --log-level=warning \
+  --log-override:empty-import-meta=silent --outfile=dist/sealpost-sw.classic.js
 
 if [ "${1:-}" = "--if-needed" ]; then exit 0; fi
 

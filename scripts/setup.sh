@@ -54,8 +54,11 @@ if [ ! -f "$DEPS/libsodium/src/libsodium/include/sodium.h" ]; then
   ln -sfn "$(basename "$src")" "$DEPS/libsodium"
 fi
 
-# npm packages, exactly as locked.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages, exactly as locked. A node_modules that is a symlink (a worktree sharing another checkout's
+# packages) is left alone: `npm ci` would empty the folder it points to.
+if [ -L node_modules ]; then
+  :
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -3,6 +3,13 @@
 #include <sodium.h>
 
 namespace sealpost {
+namespace {
+
+bool in_alphabet(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+}  // namespace
 
 std::string base64url_encode(ByteView bytes) {
   const std::size_t encoded_len =
@@ -21,6 +28,11 @@ std::optional<Bytes> base64url_decode(std::string_view text) {
     ++padding;
   }
   if (padding > 0 && (text.size() + padding) % 4 != 0) return std::nullopt;
+  // libsodium 1.0.18 classifies characters with arithmetic on a (signed) char, which takes every byte
+  // >= 0x80 for '-' or '_' and decodes it; only the 64 alphabet characters may reach it.
+  for (const char c : text) {
+    if (!in_alphabet(c)) return std::nullopt;
+  }
   Bytes out(text.size() * 3 / 4 + 1);
   std::size_t out_len = 0;
   const char* end = nullptr;

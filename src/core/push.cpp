@@ -295,6 +295,11 @@ Status seal(std::string_view message_json, const SealOptions& options, Bytes& en
   if (!message.contains("iat")) message["iat"] = options.now;
   json normalised;
   if (const Status s = validate_message(message, normalised); s != Status::ok) return s;
+  // A message that no receiver would accept now (typically `iat` given in milliseconds) is refused here,
+  // where the mistake can be seen, instead of failing on every device.
+  const std::int64_t iat = normalised["iat"].get<std::int64_t>();
+  if (iat > options.now + kDefaultMaxSkewSeconds) return Status::not_yet_valid;
+  if (iat + normalised["ttl"].get<std::int64_t>() < options.now) return Status::expired;
 
   std::string body_text = message.dump();
   const std::size_t max_body = options.max_envelope_bytes - envelope_size(0, is_signed);

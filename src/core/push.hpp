@@ -127,6 +127,7 @@ inline std::size_t envelope_size(std::size_t body_bytes, bool is_signed) {
 // (options.now) when the message lacks them, validates it like the receiver, pads the body with spaces to
 // the next bucket (256, 512, 1024, 2048 bytes, then the maximum the envelope limit leaves) and seals.
 //   invalid-json / invalid-message: the message;   invalid-argument: a key or the limit;
+//   not-yet-valid / expired: a given `iat` (and `ttl`) that no receiver would accept at options.now;
 //   too-large: the envelope would exceed max_envelope_bytes; `needed` then holds its unpadded size.
 Status seal(std::string_view message_json, const SealOptions& options, Bytes& envelope, std::size_t& needed);
 

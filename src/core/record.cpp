@@ -77,7 +77,10 @@ Status key_id_of(ByteView sealed, KeyId& id) {
   return Status::ok;
 }
 
-Status open(ByteView key, const Place& place, ByteView sealed, MutableByteView out) {
+namespace {
+
+// record::open without the zeroing of `out` on failure, which open does for every failure path.
+Status open_into(ByteView key, const Place& place, ByteView sealed, MutableByteView out) {
   if (!ensure_sodium()) return Status::crypto_failure;
   if (key.size() != kKeyBytes || !place_fits(place)) return Status::invalid_argument;
   KeyId named{};
@@ -91,10 +94,17 @@ Status open(ByteView key, const Place& place, ByteView sealed, MutableByteView o
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr, sealed.data() + kHeaderBytes,
                                                  sealed.size() - kHeaderBytes, ad.data(), ad.size(),
                                                  sealed.data() + 1 + kKeyIdBytes, key.data()) != 0) {
-    if (!out.empty()) sodium_memzero(out.data(), out.size());
     return Status::record_tampered;
   }
   return Status::ok;
+}
+
+}  // namespace
+
+Status open(ByteView key, const Place& place, ByteView sealed, MutableByteView out) {
+  const Status status = open_into(key, place, sealed, out);
+  if (status != Status::ok && !out.empty()) sodium_memzero(out.data(), out.size());
+  return status;
 }
 
 }  // namespace sealpost::record

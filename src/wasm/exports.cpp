@@ -16,6 +16,7 @@
 #include "core/keyring.hpp"
 #include "core/record.hpp"
 #include "core/sodium_init.hpp"
+#include "core/stack_wipe.hpp"
 #include "core/status.hpp"
 #include "wasm/keyring_instance.hpp"
 
@@ -68,11 +69,13 @@ int sp_random_bytes(std::uint8_t* out, std::size_t len) {
 }
 
 int sp_key_generate(int kind) {
+  const sealpost::StackWipe wipe;  // libsodium leaves key and plaintext bytes in its stack frames
   if (!sealpost::valid_kind(kind)) return -status(Status::invalid_argument);
   return keyring().generate(static_cast<KeyKind>(kind));
 }
 
 int sp_key_import(int kind, const std::uint8_t* bytes, std::size_t len) {
+  const sealpost::StackWipe wipe;  // libsodium leaves key and plaintext bytes in its stack frames
   if (!sealpost::valid_kind(kind) || !readable(bytes, len)) return -status(Status::invalid_argument);
   return keyring().import(static_cast<KeyKind>(kind), view(bytes, len));
 }
@@ -89,6 +92,7 @@ int sp_key_export(int handle, std::uint8_t* out, std::size_t cap, std::size_t* o
 }
 
 int sp_key_id(int handle, std::uint8_t* out8) {
+  const sealpost::StackWipe wipe;  // libsodium leaves key and plaintext bytes in its stack frames
   if (out8 == nullptr) return status(Status::invalid_argument);
   sealpost::KeyId id{};
   if (const Status s = keyring().key_id(handle, id); s != Status::ok) return status(s);
@@ -123,6 +127,7 @@ int sp_public_key_id(const std::uint8_t* pk, std::size_t len, std::uint8_t* out8
 int sp_record_seal(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
                    const char* entry_id, std::size_t entry_id_len, const std::uint8_t* plaintext,
                    std::size_t plaintext_len, std::uint8_t* out, std::size_t cap, std::size_t* out_len) {
+  const sealpost::StackWipe wipe;  // libsodium leaves key and plaintext bytes in its stack frames
   if (!readable(db, db_len) || !readable(queue, queue_len) || !readable(entry_id, entry_id_len) ||
       !readable(plaintext, plaintext_len) || out_len == nullptr) {
     return status(Status::invalid_argument);
@@ -140,6 +145,7 @@ int sp_record_seal(int handle, const char* db, std::size_t db_len, const char* q
 int sp_record_open(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
                    const char* entry_id, std::size_t entry_id_len, const std::uint8_t* sealed,
                    std::size_t sealed_len, std::uint8_t* out, std::size_t cap, std::size_t* out_len) {
+  const sealpost::StackWipe wipe;  // libsodium leaves key and plaintext bytes in its stack frames
   if (!readable(db, db_len) || !readable(queue, queue_len) || !readable(entry_id, entry_id_len) ||
       !readable(sealed, sealed_len) || out_len == nullptr) {
     return status(Status::invalid_argument);

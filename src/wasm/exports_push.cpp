@@ -15,6 +15,7 @@
 #include "core/keyring.hpp"
 #include "core/push.hpp"
 #include "core/secret_bytes.hpp"
+#include "core/stack_wipe.hpp"
 #include "core/status.hpp"
 #include "wasm/keyring_instance.hpp"
 
@@ -48,6 +49,7 @@ extern "C" {
 int sp_push_open(const int* recipients, std::size_t recipient_count, const std::uint8_t* signers,
                  std::size_t signers_len, const std::uint8_t* input, std::size_t input_len, double now_seconds,
                  double max_skew_seconds, std::uint8_t* out, std::size_t cap, std::size_t* out_len) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and message bytes in their frames
   if (!readable(recipients, recipient_count) || !readable(signers, signers_len) || !readable(input, input_len) ||
       out_len == nullptr || signers_len % push::kPublicKeyBytes != 0) {
     return status(Status::invalid_argument);
@@ -98,6 +100,7 @@ int sp_push_open(const int* recipients, std::size_t recipient_count, const std::
 int sp_push_seal(const std::uint8_t* recipient_pk, std::size_t recipient_pk_len, int signer,
                  const char* message, std::size_t message_len, double now_seconds, std::size_t max_envelope_bytes,
                  std::uint8_t* out, std::size_t cap, std::size_t* out_len) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and message bytes in their frames
   if (!readable(recipient_pk, recipient_pk_len) || !readable(message, message_len) || out_len == nullptr) {
     return status(Status::invalid_argument);
   }

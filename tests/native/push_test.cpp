@@ -156,6 +156,9 @@ TEST_F(Push, SealRejectsBadInput) {
   EXPECT_EQ(push::seal(R"({"body":"no title"})", options, envelope, needed), Status::invalid_message);
   EXPECT_EQ(push::seal(R"({"title":"t","url":"https://evil.example/"})", options, envelope, needed),
             Status::invalid_message);
+  // iat in milliseconds, or a message already expired: no device would accept it.
+  EXPECT_EQ(push::seal(R"({"title":"t","iat":1700000000000})", options, envelope, needed), Status::not_yet_valid);
+  EXPECT_EQ(push::seal(R"({"title":"t","iat":1699990000,"ttl":60})", options, envelope, needed), Status::expired);
   const Bytes short_key(31);
   options.recipient_public_key = short_key;
   EXPECT_EQ(push::seal(R"({"title":"t"})", options, envelope, needed), Status::invalid_argument);
@@ -317,7 +320,7 @@ TEST_F(Push, KeepsKnownFieldsAndIgnoresUnknownOnes) {
 }
 
 TEST_F(Push, NotYetValid) {
-  const Bytes envelope = seal(R"({"title":"x","iat":1700000301})");
+  const Bytes envelope = raw_envelope(unsigned_inner(R"({"title":"x","id":"a","iat":1700000301})"));
   EXPECT_EQ(open(envelope), Status::not_yet_valid);
   EXPECT_EQ(open(envelope, {}, kNow + 1), Status::ok);
   const Bytes at_skew = seal(R"({"title":"x","iat":1700000300})");

@@ -34,4 +34,14 @@ test('the packed tarball installs into an empty folder and works', { timeout: 18
   `);
   const out = JSON.parse(execFileSync('node', ['main.js'], { cwd: app, encoding: 'utf8' }));
   assert.deepEqual(out, { ok: true, code: 'quota', b64: '-_8' });
+
+  // sealpost/server from the tarball: its own module (sealpost-server.wasm) and web-push are there.
+  writeFileSync(join(app, 'server.js'), `
+    import { generateSignerKeyPair, generateVAPIDKeys, sealPush } from 'sealpost/server';
+    const signer = generateSignerKeyPair();
+    const envelope = sealPush({ recipientPublicKey: new Uint8Array(32).fill(9), message: { title: 't' }, signer });
+    console.log(JSON.stringify({ length: envelope.length, vapid: typeof generateVAPIDKeys().publicKey }));
+  `);
+  const server = JSON.parse(execFileSync('node', ['server.js'], { cwd: app, encoding: 'utf8' }));
+  assert.deepEqual(server, { length: 1 + 8 + 48 + 1 + 72 + 256, vapid: 'string' });
 });

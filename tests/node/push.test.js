@@ -136,6 +136,8 @@ test('without trustedSigners, signatures are not required; with them, any listed
     signer: b }))).title, 'b');
   strict.close();
   await assert.rejects(receiver({ trustedSigners: ['not-a-key'] }), { code: 'invalid-argument' });
+  await assert.rejects(receiver({ trustedSigners: a.publicKey }), { code: 'invalid-argument' });
+  await assert.rejects(receiver({ maxSkewSeconds: -1 }), { code: 'invalid-argument' });
 });
 
 test('replay across a restart: a re-opened receiver rejects a seen id; expired ids are pruned', async () => {
@@ -221,9 +223,13 @@ test('a key rotated in another context is picked up on the next envelope', async
   const page = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
   const worker = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
   assert.equal(page.publicKey, worker.publicKey, 'two contexts agree on one key');
+  const oldKey = worker.publicKey;
   const { publicKey } = await page.rotate();
-  const opened = await worker.open(sealPush({ recipientPublicKey: publicKey, now: c.t, message: { title: 'n' } }));
-  assert.equal(opened.title, 'n');
+  // Several deliveries at once while the worker reloads its keys: each opens with the right key.
+  const seal = (key, title) => sealPush({ recipientPublicKey: key, now: c.t, message: { title } });
+  const opened = await Promise.all([seal(publicKey, 'n1'), seal(oldKey, 'o1'), seal(publicKey, 'n2'),
+    seal(oldKey, 'o2')].map((envelope) => worker.open(envelope)));
+  assert.deepEqual(opened.map((m) => m.title), ['n1', 'o1', 'n2', 'o2']);
   assert.equal(worker.publicKey, publicKey);
   page.close();
   worker.close();
@@ -243,6 +249,29 @@ test('a stored key that no longer unwraps is replaced by a fresh one', async () 
   const second = await PushReceiver.open({ indexedDB, keyStore: broken });
   assert.notEqual(second.publicKey, oldKey);
   second.close();
+});
+
+test('destroy() crypto-shreds the push keys: old envelopes never open again', async () => {
+  const indexedDB = new IDBFactory();
+  const keyStore = await WebCryptoKeyStore.open({ indexedDB });
+  const c = clock();
+  const rx = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  const oldKey = rx.publicKey;
+  await rx.rotate();
+  const envelope = sealPush({ recipientPublicKey: rx.publicKey, now: T0, message: { id: 'before', title: 't' } });
+  assert.equal((await rx.open(envelope)).id, 'before');
+  assert.equal((await keyStore.purposes('push:')).length, 2);
+  const currentKey = rx.publicKey;
+  await rx.destroy();
+  assert.deepEqual(await keyStore.purposes('push:'), [], 'current and previous keys are deleted at rest');
+  await rejects(rx.open(envelope), 'closed');
+
+  const fresh = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  assert.notEqual(fresh.publicKey, currentKey);
+  assert.notEqual(fresh.publicKey, oldKey);
+  await rejects(fresh.open(envelope), 'unknown-recipient');
+  assert.deepEqual(await seenIds(indexedDB), [], 'the seen ids went with it');
+  fresh.close();
 });
 
 test('the device secret key is stored only wrapped', async () => {

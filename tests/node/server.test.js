@@ -12,10 +12,12 @@ import { join } from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
 
 import { PushReceiver } from '../../js/push.js';
+import * as serverModule from '../../js/server.js';
 import {
   classifyPushStatus, generateSignerKeyPair, generateVAPIDKeys, sealPush, sendSealedPush, sendToMany,
 } from '../../js/server.js';
 import { SealpostError } from '../../js/errors.js';
+import { root } from './helpers.js';
 
 const b64u = (buffer) => Buffer.from(buffer).toString('base64url');
 const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
@@ -269,7 +271,13 @@ test('sealPush validates before sealing and names the size when an envelope is t
   assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', url: '//evil.example' } }),
     { code: 'invalid-message' });
   assert.throws(() => sealPush({ recipientPublicKey, message: '{"title":' }), { code: 'invalid-json' });
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', body: 'x'.repeat(1e6) } }),
+    (e) => e.code === 'too-large' && /1000\d+ characters/.test(e.message));
   assert.throws(() => sealPush({ recipientPublicKey: 'AAAA', message: { title: 't' } }), { code: 'invalid-argument' });
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', iat: Date.now() } }),
+    (e) => e.code === 'not-yet-valid' && /not milliseconds/.test(e.message));
+  assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', iat: 1_000_000, ttl: 60 } }),
+    { code: 'expired' });
   assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't' }, signer: { secretKey: 'AAAA' } }),
     { code: 'invalid-argument' });
   // Padding buckets: the envelope size reveals only the bucket.
@@ -277,4 +285,10 @@ test('sealPush validates before sealing and names the size when an envelope is t
     sealPush({ recipientPublicKey, message: { title: 't', body } }).length);
   assert.deepEqual(sizes, [314, 314, 314]);
   rx.close();
+});
+
+test('js/server.d.ts declares exactly what js/server.js exports', () => {
+  const declarations = readFileSync(new URL('js/server.d.ts', root), 'utf8');
+  const declared = [...declarations.matchAll(/^export (?:declare )?(?:function|const) (\w+)/gm)].map((m) => m[1]);
+  assert.deepEqual([...new Set(declared)].sort(), Object.keys(serverModule).sort());
 });

@@ -1,0 +1,132 @@
+// `npm run bench`: sealpost against its anchors, measured in one run on one machine, printed as a table of
+// ratios. `-- --json FILE` writes the figures; `-- --smoke` runs every case once at tiny sizes with its
+// correctness checks (the test suite does this), and its figures mean nothing.
+import { cpus } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { aead, loadSodium, makeEnvelope, runNative, wrappersPushOpen } from './crypto.mjs';
+import { interleavedBatches } from './lib/measure.mjs';
+import { IDBFactory } from 'fake-indexeddb';
+import { PushReceiver } from '../js/push.js';
+import { generateSignerKeyPair, sealPush } from '../js/server.js';
+import { fromBase64url } from '../js/base64url.js';
+import { sizes } from './size.mjs';
+import { browserBench } from './browser.mjs';
+
+const { values } = parseArgs({
+  options: { json: { type: 'string' }, smoke: { type: 'boolean', default: false } },
+});
+const smoke = values.smoke;
+const timing = smoke ? { minMs: 5, runs: 1 } : { minMs: 400, runs: 7 };
+const MIB = 1 << 20;
+
+function chromiumVersion() {
+  try {
+    return execFileSync(process.env.SEALPOST_CHROMIUM ?? '/usr/bin/chromium', ['--version'], { encoding: 'utf8' })
+      .replace(/[^0-9.]/g, ' ').trim().split(/\s+/)[0];
+  } catch {
+    return 'unavailable';
+  }
+}
+
+const log = (line) => process.stderr.write(`bench: ${line}\n`);
+const sodium = await loadSodium();
+const out = {
+  env: { node: process.versions.node, chromium: chromiumVersion(), cpu: `${cpus()[0]?.model ?? 'unknown'} ×${cpus().length}` },
+};
+
+log('size');
+const size = await sizes();
+out.size_gz_bytes = { sealpost: size.sealpost, libsodium_wrappers: size.libsodium_wrappers, workbox_background_sync: size.workbox_background_sync };
+
+log('native anchor');
+const native = runNative(timing);
+
+log('aead');
+const aeadRates = await aead({ sizes: smoke ? [256, 4096] : [256, MIB], ...timing, sodium });
+const big = smoke ? 4096 : MIB;
+out.aead_1mib_mb_s = {
+  sealpost: (aeadRates[big].sealpost * big) / 1e6,
+  libsodium_wrappers: (aeadRates[big].libsodium_wrappers * big) / 1e6,
+  native: native.aead_1mib_mb_s,
+};
+out.aead_256b_ops_s = { ...aeadRates[256], native: native.aead_256b_ops_s };
+
+log('push open');
+out.push_open_ops_s = await pushOpen();
+
+log('browser (cold start, enqueue, drain, memory)');
+const browser = await browserBench({ smoke, log });
+out.enqueue_1kib_ops_s = browser.enqueue_1kib_ops_s;
+out.drain_ops_s = browser.drain_ops_s;
+out.cold_start_ms = browser.cold_start_ms;
+out.wasm_memory_peak_bytes = browser.wasm_memory_peak_bytes;
+
+printTable(out);
+if (values.json) writeFileSync(values.json, `${JSON.stringify(out, null, 2)}\n`);
+
+async function pushOpen() {
+  // Each batch opens `count` signed envelopes with a 512-byte padded body (sealPush's buckets pad the body,
+  // so the envelope is 642 bytes). sealpost goes end to end through PushReceiver.open
+  // (decrypt, verify, validate, replay check and the seen-id write, here to fake-indexeddb in memory), so
+  // every envelope has its own id and is sealed before the timing; libsodium-wrappers does
+  // crypto_box_seal_open + crypto_sign_verify_detached + JSON.parse on one envelope.
+  const count = smoke ? 5 : 1500;
+  const runs = smoke ? 1 : 5;
+  const signerPair = generateSignerKeyPair();
+  const signer = { publicKey: fromBase64url(signerPair.publicKey), privateKey: fromBase64url(signerPair.secretKey) };
+  const recipient = sodium.crypto_box_keypair();
+  const receiver = await PushReceiver.open({ indexedDB: new IDBFactory(), trustedSigners: [signerPair.publicKey] });
+  const message = { title: 'Bench', body: 'x'.repeat(300) };
+  const seal = () => sealPush({ recipientPublicKey: receiver.publicKey, message, signer: signerPair });
+  const first = seal();
+  if (first.length !== 642) throw new Error(`sealPush made ${first.length} bytes, not 642`);
+
+  const body = { id: 'bench-1', iat: Math.floor(Date.now() / 1000), ttl: 86400, ...message };
+  const made = makeEnvelope(sodium, { size: first.length, recipient, signer, body });
+  const wrappersOpen = wrappersPushOpen(sodium, { ...made, recipient, signer });
+  if (wrappersOpen().title !== 'Bench') throw new Error('libsodium-wrappers push self-check failed');
+  if ((await receiver.open(first)).title !== 'Bench') throw new Error('PushReceiver self-check failed');
+  const batches = Array.from({ length: runs + 1 }, () => Array.from({ length: count }, seal));
+  const cases = {
+    sealpost: async () => {
+      for (const envelope of batches.pop()) await receiver.open(envelope);
+      return count;
+    },
+    libsodium_wrappers: async () => {
+      for (let i = 0; i < count; i += 1) wrappersOpen();
+      return count;
+    },
+  };
+  for (const warm of Object.values(cases)) await warm(); // the spare batch
+  const rates = await interleavedBatches(cases, { runs });
+  receiver.close();
+  return { sealpost: rates.sealpost, libsodium_wrappers: rates.libsodium_wrappers, native: native.push_open_ops_s };
+}
+
+function printTable(r) {
+  const fmt = (v) => (v === null || v === undefined ? '—' : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
+  const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
+  const rows = [
+    ['size (gzip bytes)', 'size_gz_bytes', [['libsodium_wrappers', '≤ 0.25', 'lower'], ['workbox_background_sync', '', 'lower']]],
+    ['AEAD 1 MiB (MB/s)', 'aead_1mib_mb_s', [['libsodium_wrappers', '≥ 1.1'], ['native', '≥ 0.4']]],
+    ['AEAD 256 B (ops/s)', 'aead_256b_ops_s', [['libsodium_wrappers', '≥ 3'], ['native', '≥ 0.4']]],
+    ['push open (ops/s)', 'push_open_ops_s', [['libsodium_wrappers', '≥ 1'], ['native', '']]],
+    ['enqueue 1 KiB (ops/s)', 'enqueue_1kib_ops_s', [['workbox', '≥ 1'], ['raw_idb', '≥ 0.5']]],
+    ['drain (ops/s)', 'drain_ops_s', [['workbox', '≥ 1'], ['fetch_loop', '≥ 0.9']]],
+    ['cold start (ms)', 'cold_start_ms', [['libsodium_wrappers', '≤ 0.5', 'lower']]],
+  ];
+  const lines = [`sealpost bench — node ${r.env.node}, chromium ${r.env.chromium}, ${r.env.cpu}`,
+    '| case | sealpost | anchor | anchor value | ratio | goal |', '| --- | ---: | --- | ---: | ---: | --- |'];
+  for (const [label, key, anchors] of rows) {
+    for (const [anchor, goal] of anchors) {
+      const row = r[key] ?? {};
+      lines.push(`| ${label} | ${fmt(row.sealpost)} | ${anchor} | ${fmt(row[anchor])} | ${ratio(row.sealpost, row[anchor])} | ${goal} |`);
+    }
+  }
+  const peak = r.wasm_memory_peak_bytes?.enqueue_64mib_body;
+  lines.push(`| Wasm memory peak, 64 MiB body (bytes) | ${fmt(peak)} | limit | ${fmt(16 * MIB)} | ${ratio(peak, 16 * MIB)} | ≤ 1 |`);
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,98 @@
+/** sealpost/sw: wires the outbox and the sealed-push receiver to a service worker's events. */
+
+export type RouteMatch =
+  | { method?: string; pathname?: string | RegExp; origin?: string }
+  | ((request: Request) => boolean);
+
+export interface OutboxRoute {
+  /** The queue's name (an IndexedDB-backed Outbox); its sync tag is `sealpost:<name>`. */
+  name: string;
+  /** Which requests go network-first through this queue; none when omitted. */
+  match?: RouteMatch;
+  /** Also queue when the network answers one of these statuses (e.g. [503]). Default: []. */
+  queueOnStatus?: number[];
+  ordering?: 'fifo' | 'independent';
+  retry?: Record<string, unknown>;
+  /** Default 'Idempotency-Key'; null disables. */
+  idempotencyHeader?: string | null;
+  /** Any other Outbox.open option. */
+  [option: string]: unknown;
+}
+
+export interface PushWiring {
+  /** base64url Ed25519 public keys; when set, unsigned messages are rejected. */
+  trustedSigners?: string[];
+  maxSkewSeconds?: number;
+  /** The notification shown when an envelope fails a check (one shared tag, so they collapse). */
+  fallback?: { title?: string; body?: string; tag?: string; icon?: string; badge?: string };
+  /** May return notification options (and `title`) to merge, or null/undefined for the defaults. */
+  onMessage?: (message: Record<string, unknown>) => Record<string, unknown> | null | undefined
+    | Promise<Record<string, unknown> | null | undefined>;
+  /** Where the `not-useful` action is POSTed, through which outbox. Default: '/api/feedback', the first outbox. */
+  feedback?: { url?: string; queue?: string };
+  [option: string]: unknown;
+}
+
+export interface SealpostWorkerConfig {
+  /** Where sealpost.wasm is; default: beside the module (module build) or the worker script (classic build). */
+  wasmUrl?: string | URL;
+  outboxes?: OutboxRoute[];
+  push?: PushWiring | null;
+  /** Call skipWaiting() at install / clients.claim() at activate. Default false. */
+  skipWaiting?: boolean;
+  clientsClaim?: boolean;
+  /** A sync event's budget (Chrome ends one after 3 minutes). Default 120000. */
+  syncBudgetMs?: number;
+  /** The first event of a worker lifetime flushes for at most this long. Default 20000. */
+  startupBudgetMs?: number;
+  /** Budget of a flush asked for by a page. Default 30000. */
+  messageBudgetMs?: number;
+  /** Flushes allowed in any 60 s window, all sources together. Default 12. */
+  maxWakeupsPerMinute?: number;
+  /** The shortest wait between two flushes inside one sync event. Default 1000. */
+  minWaitMs?: number;
+  /** On lastChance, the sync tag is registered again at most once per this interval. Default 60000. */
+  rearmIntervalMs?: number;
+  /** A routed request that has no answer after this is queued. Default 10000. */
+  networkTimeoutMs?: number;
+  indexedDB?: IDBFactory;
+}
+
+export interface FlushSummary {
+  sent: number;
+  retrying: number;
+  dead: number;
+  remaining: number;
+  nextAttemptAt: number | null;
+  throttled?: boolean;
+  queues: Record<string, { sent: number; retrying: number; dead: number; remaining: number; nextAttemptAt: number | null }>;
+}
+
+export interface QueueStats {
+  pending: number;
+  inflight: number;
+  dead: number;
+  nextAttemptAt: number | null;
+}
+
+export type DeliverResult =
+  | { shown: true; tag: string | null; silent: boolean }
+  | { shown: 'fallback'; code: string };
+
+export interface Preferences {
+  mutedCategories: string[];
+  quietHours: { start: string; end: string } | null;
+}
+
+/** Adds every listener synchronously; call once at the top level of the worker script. */
+export function installSealpost(self: ServiceWorkerGlobalScope | typeof globalThis, config: SealpostWorkerConfig): {
+  flush(queue?: string): Promise<FlushSummary>;
+  stats(): Promise<{ queues: Record<string, QueueStats> }>;
+  deliver(envelope: Uint8Array | ArrayBuffer | string): Promise<DeliverResult>;
+};
+
+/** Whether `date` (local time) is within quiet hours {start, end} ('HH:MM', may wrap midnight). */
+export function inQuietHours(quietHours: Preferences['quietHours'], date?: Date): boolean;
+
+/** Validates an update and returns the merged preferences; throws SealpostError('invalid-argument'). */
+export function mergePreferences(current: Partial<Preferences>, update: Partial<Preferences>): Preferences;

@@ -1,0 +1,24 @@
+// The field-notes service worker: a module worker that wires sealpost to every event.
+// /config.js is served by the demo server: its public keys, and worker options the tests tune.
+import { installSealpost } from '/sealpost/js/sw.js';
+import { config } from '/config.js';
+
+const { retry, queueOnStatus, ...worker } = config.worker;
+
+installSealpost(self, {
+  skipWaiting: true,
+  clientsClaim: true,
+  ...worker,
+  outboxes: [{
+    name: 'notes',
+    match: { method: 'POST', pathname: '/api/notes' },
+    queueOnStatus: queueOnStatus ?? [429, 503],
+    ordering: 'fifo',
+    retry: { baseDelayMs: 2000, maxDelayMs: 10 * 60 * 1000, ...retry },
+  }],
+  push: {
+    trustedSigners: config.signerPublicKey ? [config.signerPublicKey] : [],
+    fallback: { title: 'Field notes', body: 'Something new arrived. Open the app to see it.', tag: 'field-notes-fallback' },
+    feedback: { url: '/api/feedback', queue: 'notes' },
+  },
+});

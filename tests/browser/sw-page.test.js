@@ -1,0 +1,61 @@
+// sealpost/page in Debian's Chromium: subscribe() says clearly when no push service answers, the page
+// asks for a flush when it comes back online, and the worker's periodicsync handler sends what is due.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+
+import { sleep, startWorld, until } from './sw-setup.js';
+
+test('subscribe(): a bad VAPID key is invalid-argument; no reachable push service is push-unavailable, in time', async (t) => {
+  const world = await startWorld();
+  t.after(() => world.close());
+  await world.open('/t/harness.html');
+  const vapidPublicKey = world.demo.data.state.vapid.publicKey;
+  const bad = await world.page.evaluate(() => window.sp.subscribe({ vapidPublicKey: 'short' })
+    .then(() => 'subscribed', (e) => ({ name: e.name, code: e.code })));
+  assert.deepEqual(bad, { name: 'SealpostError', code: 'invalid-argument' });
+  const started = Date.now();
+  const result = await world.page.evaluate((key) => window.sp.subscribe({ vapidPublicKey: key, timeoutMs: 1500 })
+    .then((r) => ({ ok: true, keyId: r.keyId }), (e) => ({ code: e.code, message: e.message })), vapidPublicKey);
+  const took = Date.now() - started;
+  if (result.ok) {
+    // A machine with a reachable push service: subscribe() returned what the server needs.
+    assert.match(result.keyId, /^[A-Za-z0-9_-]{11}$/);
+    return;
+  }
+  assert.equal(result.code, 'push-unavailable', JSON.stringify(result));
+  assert.match(result.message, /no push service answered within 2 s|refused the subscription/);
+  assert.ok(took < 6000, `subscribe gave up after ${took} ms`);
+});
+
+test('the page asks the worker to flush when it comes back online', async (t) => {
+  const world = await startWorld({ worker: { retry: { baseDelayMs: 60000, jitter: 'none' }, startupBudgetMs: 1 } });
+  t.after(() => world.close());
+  await world.open('/t/harness.html');
+  await world.context.setOffline(true);
+  assert.equal((await world.page.evaluate(() => window.postNote('from the tunnel'))).status, 202);
+  await world.context.setOffline(false);
+  const flushed = await world.page.evaluate(() => window.waitForEvent((e) => e.type === 'page-flush' && e.reason === 'online', 10000));
+  assert.ok(flushed, 'a page-flush event on online');
+  const notes = await until(async () => { const n = await world.notes(); return n.length ? n : null; }, 'the note at the server');
+  assert.deepEqual(notes.map((n) => n.text), ['from the tunnel']);
+});
+
+test('periodicsync flushes what is due', async (t) => {
+  const world = await startWorld({ worker: { retry: { baseDelayMs: 200, jitter: 'none' }, syncBudgetMs: 1000,
+    startupBudgetMs: 1 } });
+  t.after(() => world.close());
+  await world.open('/t/harness.html?flushOn=none');
+  await world.attachCdp();
+  await world.api('POST', '/api/switches', { mode: '503' });
+  assert.equal((await world.page.evaluate(() => window.postNote('weekly summary'))).status, 202);
+  // Let the sync that queueing registered run out its short budget against the 503s.
+  await world.page.evaluate(() => window.waitForEvent((e) => e.type === 'sync-incomplete', 10000));
+  await world.api('POST', '/api/switches', { mode: 'ok' });
+  await sleep(500); // the entry's next attempt (200 ms after the 503) is due
+  await world.cdp.send('ServiceWorker.dispatchPeriodicSyncEvent',
+    { origin: world.demo.url, registrationId: world.registrationId, tag: 'sealpost:notes' });
+  const flushed = await world.page.evaluate(() => window.waitForEvent(
+    (e) => e.type === 'flushed' && e.trigger === 'periodicsync' && e.sent === 1, 10000));
+  assert.ok(flushed, `periodicsync sent the note: ${JSON.stringify(await world.events())}`);
+  assert.deepEqual((await world.notes()).map((n) => n.text), ['weekly summary']);
+});

@@ -1,0 +1,153 @@
+// The demo server's API: idempotent notes, switches, subscriptions, persistence across a restart.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { createDemoServer } from '../../sw-demo/server.js';
+import { CSP } from '../../sw-demo/static.js';
+
+const hasServerHelper = existsSync(new URL('../../js/server.js', import.meta.url));
+
+async function start(t, dataFile) {
+  const dir = dataFile ? null : mkdtempSync(join(tmpdir(), 'sealpost-demo-'));
+  const file = dataFile ?? join(dir, 'demo.json');
+  const demo = await createDemoServer({ port: 0, dataFile: file });
+  if (dir) t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return { demo, file };
+}
+
+function call(demo, method, path, body, headers = {}) {
+  return fetch(`${demo.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).then(async (res) => ({ status: res.status, headers: res.headers, body: await res.json() }));
+}
+
+test('notes are stored once per Idempotency-Key; a replay answers the first result and is counted', async (t) => {
+  const { demo } = await start(t);
+  t.after(() => demo.close());
+
+  const first = await call(demo, 'POST', '/api/notes', { text: 'first' }, { 'Idempotency-Key': 'k1' });
+  assert.equal(first.status, 201);
+  assert.equal(first.body.note.text, 'first');
+  assert.equal(first.body.note.seq, 1);
+  assert.equal(first.headers.get('content-security-policy'), CSP);
+
+  const replay = await call(demo, 'POST', '/api/notes', { text: 'changed on replay' }, { 'Idempotency-Key': 'k1' });
+  assert.equal(replay.status, 201);
+  assert.deepEqual(replay.body, first.body, 'a replay answers exactly the first result');
+  assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+
+  const second = await call(demo, 'POST', '/api/notes', { text: 'second' }, { 'Idempotency-Key': 'k2' });
+  assert.equal(second.body.note.seq, 2);
+  const noKey = await call(demo, 'POST', '/api/notes', { text: 'no key' });
+  assert.equal(noKey.status, 201);
+
+  const list = await call(demo, 'GET', '/api/notes');
+  assert.deepEqual(list.body.notes.map((n) => n.text), ['first', 'second', 'no key']);
+  assert.equal(list.body.duplicates, 1);
+
+  // A bad note is refused (a permanent 400) and, keyed, is replayed as the same 400.
+  const bad = await call(demo, 'POST', '/api/notes', { text: '' }, { 'Idempotency-Key': 'k3' });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error, /text must be/);
+  const notJson = await fetch(`${demo.url}/api/notes`, { method: 'POST', body: '{oops' });
+  assert.equal(notJson.status, 400);
+  assert.equal((await call(demo, 'GET', '/api/notes')).body.notes.length, 3);
+});
+
+test('switches answer 503 and 429 with Retry-After, for a number of requests or until reset', async (t) => {
+  const { demo } = await start(t);
+  t.after(() => demo.close());
+
+  const on = await call(demo, 'POST', '/api/switches', { mode: '503', retryAfter: 7 });
+  assert.deepEqual(on.body, { mode: '503', retryAfter: 7, times: null });
+  for (let i = 0; i < 2; i += 1) {
+    const r = await call(demo, 'POST', '/api/notes', { text: 'x' }, { 'Idempotency-Key': 'a' });
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '7');
+  }
+  await call(demo, 'POST', '/api/switches', { mode: '429', retryAfter: 'Wed, 21 Oct 2037 07:28:00 GMT', times: 1 });
+  const limited = await call(demo, 'POST', '/api/notes', { text: 'x' }, { 'Idempotency-Key': 'a' });
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get('retry-after'), 'Wed, 21 Oct 2037 07:28:00 GMT');
+  // times: 1 -> the switch turned itself off; the same key is now stored (refused answers are not remembered).
+  const ok = await call(demo, 'POST', '/api/notes', { text: 'x' }, { 'Idempotency-Key': 'a' });
+  assert.equal(ok.status, 201);
+  assert.deepEqual((await call(demo, 'GET', '/api/switches')).body, { mode: 'ok', retryAfter: null, times: null });
+  assert.equal((await call(demo, 'POST', '/api/switches', { mode: '500' })).status, 400);
+
+  const log = (await call(demo, 'GET', '/api/log')).body.log;
+  assert.deepEqual(log.map((e) => e.status), [503, 503, 429, 201]);
+  assert.ok(log.every((e) => e.key === 'a' && e.path === '/api/notes' && typeof e.at === 'number'));
+});
+
+test('a restart loses nothing: notes, de-duplication, subscriptions and keys come back from the file', async (t) => {
+  const { demo, file } = await start(t);
+  const key = 'x'.repeat(43);
+  await call(demo, 'POST', '/api/notes', { text: 'kept' }, { 'Idempotency-Key': 'r1' });
+  const sub = await call(demo, 'POST', '/api/subscriptions', {
+    publicKey: key, keyId: 'AAAAAAAAAAA', categories: ['replies'],
+    subscription: { endpoint: 'https://push.invalid/1', keys: { p256dh: 'p', auth: 'a' } },
+  });
+  assert.equal(sub.status, 201);
+  const configBefore = await (await fetch(`${demo.url}/config.js`)).text();
+  await demo.close();
+
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(saved.notes[0].text, 'kept');
+  assert.deepEqual(readdirSync(join(file, '..')).filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
+
+  const again = await createDemoServer({ port: 0, dataFile: file });
+  t.after(() => again.close());
+  const replay = await call(again, 'POST', '/api/notes', { text: 'kept' }, { 'Idempotency-Key': 'r1' });
+  assert.equal(replay.body.note.seq, 1);
+  const list = await call(again, 'GET', '/api/notes');
+  assert.deepEqual(list.body.notes.map((n) => n.text), ['kept']);
+  assert.equal(list.body.duplicates, 1);
+  const subs = await call(again, 'GET', '/api/subscriptions');
+  assert.equal(subs.body.subscriptions.length, 1);
+  assert.deepEqual(subs.body.subscriptions[0].categories, ['replies']);
+  const configAfter = await (await fetch(`${again.url}/config.js`)).text();
+  assert.equal(configAfter, configBefore, 'the VAPID and signer keys are generated once');
+
+  const removed = await call(again, 'DELETE', '/api/subscriptions', { keyId: 'AAAAAAAAAAA' });
+  assert.equal(removed.body.removed, 1);
+  const badKey = await call(again, 'POST', '/api/subscriptions', { publicKey: 'short', keyId: 'AAAAAAAAAAA' });
+  assert.equal(badKey.status, 400);
+});
+
+test('/config.js is a module with the public keys, served under the strict CSP', async (t) => {
+  const { demo } = await start(t);
+  t.after(() => demo.close());
+  const res = await fetch(`${demo.url}/config.js`);
+  assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  assert.equal(res.headers.get('content-security-policy'), CSP);
+  const text = await res.text();
+  const config = JSON.parse(text.match(/Object\.freeze\((.*)\);/)[1]);
+  assert.match(config.vapidPublicKey, /^[A-Za-z0-9_-]{87}$/);
+  if (hasServerHelper) assert.match(config.signerPublicKey, /^[A-Za-z0-9_-]{43}$/);
+  assert.doesNotMatch(text, /privateKey|secretKey/);
+});
+
+test('push: sending with no subscription says so; simulated delivery seals for a public key', async (t) => {
+  const { demo } = await start(t);
+  t.after(() => demo.close());
+  const send = await call(demo, 'POST', '/api/push/send', { message: { title: 'Hi' } });
+  if (!hasServerHelper) {
+    assert.equal(send.status, 501);
+    return;
+  }
+  assert.equal(send.status, 409);
+  assert.match(send.body.error, /simulated delivery/);
+  const { PushReceiver } = await import('../../js/index.js');
+  const { IDBFactory } = await import('fake-indexeddb');
+  const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+  const sim = await call(demo, 'POST', '/api/push/simulate', { publicKey: rx.publicKey, message: { title: 'Hello', url: '/' } });
+  assert.equal(sim.status, 200);
+  const message = await rx.open(sim.body.envelope);
+  assert.equal(message.title, 'Hello');
+});

@@ -1,0 +1,232 @@
+// installSealpost in Node against a scripted ServiceWorkerGlobalScope: listeners added synchronously,
+// configuration checked, the message protocol, preferences persisted in IndexedDB (fake-indexeddb),
+// quiet hours, the fetch route's scope, notification clicks and the wake-up bound.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { IDBFactory } from 'fake-indexeddb';
+
+import * as sealpost from '../../js/index.js';
+import { installSealpost, inQuietHours, mergePreferences } from '../../js/sw.js';
+
+const ORIGIN = 'https://app.example';
+const EVENTS = ['install', 'activate', 'fetch', 'sync', 'periodicsync', 'push', 'notificationclick', 'message'];
+
+/** A service-worker global scope with just what installSealpost touches, recording what it does. */
+function fakeScope({ indexedDB = new IDBFactory() } = {}) {
+  const listeners = new Map();
+  const scope = {
+    location: new URL(`${ORIGIN}/sw.js`),
+    indexedDB,
+    fetch: async () => new Response('{}', { status: 201 }),
+    shown: [],
+    opened: [],
+    syncTags: [],
+    added: [],
+    addEventListener(type, fn) {
+      scope.added.push(type);
+      listeners.set(type, [...(listeners.get(type) ?? []), fn]);
+    },
+    registration: {
+      sync: { register: async (tag) => { scope.syncTags.push(tag); } },
+      showNotification: async (title, options) => { scope.shown.push({ title, options }); },
+    },
+    clients: {
+      matchAll: async () => [],
+      openWindow: async (url) => { scope.opened.push(url); return null; },
+      claim: async () => {},
+    },
+    skipWaiting: async () => {},
+    /** Dispatches a fake event; resolves when everything it passed to waitUntil/respondWith settled. */
+    async dispatch(type, fields = {}) {
+      const pending = [];
+      let response = null;
+      const event = {
+        type,
+        ...fields,
+        waitUntil: (p) => pending.push(Promise.resolve(p)),
+        respondWith: (p) => { response = Promise.resolve(p); },
+      };
+      for (const fn of listeners.get(type) ?? []) fn(event);
+      const settled = await Promise.allSettled(pending);
+      return { event, settled, response: response && await response, responded: response !== null };
+    },
+    /** Posts a protocol message with a reply port; resolves with the reply. */
+    async ask(message) {
+      const { port1, port2 } = new MessageChannel();
+      const reply = new Promise((resolve) => { port1.onmessage = (e) => { port1.close(); resolve(e.data); }; });
+      await scope.dispatch('message', { data: message, ports: [port2] });
+      return reply;
+    },
+  };
+  return scope;
+}
+
+/** Collects BroadcastChannel('sealpost') messages until closed. */
+function listen() {
+  const channel = new BroadcastChannel('sealpost');
+  const seen = [];
+  channel.onmessage = (e) => seen.push(e.data);
+  /** Resolves once `count` events match `predicate` (or after 2 s, with what there is). */
+  const until = async (predicate, count = 1) => {
+    for (let waited = 0; waited < 2000 && seen.filter(predicate).length < count; waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return seen.filter(predicate);
+  };
+  return { seen, until, close: () => channel.close() };
+}
+
+test('every listener is added synchronously, during the call', () => {
+  const scope = fakeScope();
+  const api = installSealpost(scope, {
+    outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }],
+    push: { trustedSigners: [] },
+  });
+  assert.deepEqual([...scope.added].sort(), [...EVENTS].sort());
+  assert.equal(typeof api.flush, 'function');
+  assert.equal(typeof api.stats, 'function');
+  assert.equal(typeof api.deliver, 'function');
+});
+
+test('a bad configuration is a clear invalid-argument error at install time', () => {
+  const cases = [
+    [null, /config must be an object/],
+    [{ outboxes: [{}] }, /every outbox needs a name/],
+    [{ outboxes: [{ name: 'a' }, { name: 'a' }] }, /two outboxes are named a/],
+    [{ outboxes: [{ name: 'a', queueOnStatus: ['503'] }] }, /queueOnStatus/],
+    [{ outboxes: [{ name: 'a', match: 'POST /x' }] }, /match must be an object or a function/],
+    [{ maxWakeupsPerMinute: 0 }, /maxWakeupsPerMinute must be a positive number/],
+    [{ syncBudgetMs: 'soon' }, /syncBudgetMs/],
+    [{ outboxes: [{ name: 'a' }], push: { feedback: { queue: 'b' } } }, /push.feedback.queue names no outbox: b/],
+  ];
+  for (const [config, message] of cases) {
+    const scope = fakeScope();
+    assert.throws(() => installSealpost(scope, config), (error) => {
+      assert.equal(error.name, 'SealpostError');
+      assert.equal(error.code, 'invalid-argument');
+      assert.match(error.message, message);
+      return true;
+    }, JSON.stringify(config));
+    assert.deepEqual(scope.added, [], 'nothing is wired when the configuration is refused');
+  }
+});
+
+test('quiet hours: inside, outside, and wrapping midnight', () => {
+  const at = (h, m) => new Date(2026, 0, 5, h, m);
+  const night = { start: '22:00', end: '07:30' };
+  assert.equal(inQuietHours(night, at(23, 0)), true);
+  assert.equal(inQuietHours(night, at(3, 0)), true);
+  assert.equal(inQuietHours(night, at(7, 29)), true);
+  assert.equal(inQuietHours(night, at(7, 30)), false);
+  assert.equal(inQuietHours(night, at(12, 0)), false);
+  const lunch = { start: '12:00', end: '13:00' };
+  assert.equal(inQuietHours(lunch, at(12, 30)), true);
+  assert.equal(inQuietHours(lunch, at(13, 0)), false);
+  assert.equal(inQuietHours(lunch, at(11, 59)), false);
+  assert.equal(inQuietHours(null, at(12, 30)), false);
+});
+
+test('preferences are validated, merged and kept in IndexedDB across worker lives', async () => {
+  assert.throws(() => mergePreferences({}, { quietHours: { start: '25:00', end: '07:00' } }), { code: 'invalid-argument' });
+  assert.throws(() => mergePreferences({}, { mutedCategories: 'news' }), { code: 'invalid-argument' });
+  assert.deepEqual(mergePreferences({}, { mutedCategories: ['a', 'a', 'b'] }),
+    { mutedCategories: ['a', 'b'], quietHours: null });
+
+  const indexedDB = new IDBFactory();
+  const events = listen();
+  try {
+    const first = fakeScope({ indexedDB });
+    installSealpost(first, { push: {} });
+    assert.deepEqual(await first.ask({ type: 'sealpost:preferences' }), { mutedCategories: [], quietHours: null });
+    const set = { mutedCategories: ['promotions'], quietHours: { start: '22:00', end: '07:00' } };
+    assert.deepEqual(await first.ask({ type: 'sealpost:preferences', set }), set);
+    const refused = await first.ask({ type: 'sealpost:preferences', set: { quietHours: 'night' } });
+    assert.equal(refused.error.code, 'invalid-argument');
+    assert.match(refused.error.message, /quietHours/);
+
+    // A new worker life (new scope, same storage) reads what the last one stored.
+    const second = fakeScope({ indexedDB });
+    installSealpost(second, { push: {} });
+    assert.deepEqual(await second.ask({ type: 'sealpost:preferences' }), set);
+    const changed = await events.until((e) => e.type === 'preferences' && e.preferences.mutedCategories[0] === 'promotions');
+    assert.equal(changed.length, 1);
+  } finally {
+    events.close();
+  }
+});
+
+test('messages: unknown queues and missing push configuration answer errors with codes; others are ignored', async () => {
+  const scope = fakeScope();
+  installSealpost(scope, { outboxes: [{ name: 'notes' }] });
+  const flush = await scope.ask({ type: 'sealpost:flush', queue: 'nope' });
+  assert.equal(flush.error.code, 'invalid-argument');
+  assert.match(flush.error.message, /no outbox is named nope/);
+  const deliver = await scope.ask({ type: 'sealpost:deliver', envelope: 'AQ' });
+  assert.equal(deliver.error.code, 'closed');
+  const { settled } = await scope.dispatch('message', { data: { type: 'app:hello' }, ports: [] });
+  assert.deepEqual(settled, [], 'a message that is not sealpost\'s is left alone');
+});
+
+test('the fetch route takes only matching requests; others reach the network untouched', async () => {
+  const scope = fakeScope();
+  installSealpost(scope, { outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }] });
+  const get = await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/api/notes`) });
+  assert.equal(get.responded, false);
+  const foreign = await scope.dispatch('fetch', { request: new Request('https://other.example/api/notes', { method: 'POST' }) });
+  assert.equal(foreign.responded, false);
+  const other = await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/api/other`, { method: 'POST' }) });
+  assert.equal(other.responded, false);
+  // A matching request goes to the network first; a success is the network's own response.
+  const routed = await scope.dispatch('fetch', {
+    request: new Request(`${ORIGIN}/api/notes`, { method: 'POST', body: '{"text":"x"}' }),
+  });
+  assert.equal(routed.responded, true);
+  assert.equal(routed.response.status, 201);
+});
+
+test('the fetch route adds an Idempotency-Key the app did not set, and keeps one it did', async () => {
+  const scope = fakeScope();
+  const seen = [];
+  scope.fetch = async (request) => { seen.push(request.headers.get('idempotency-key')); return new Response('{}', { status: 201 }); };
+  installSealpost(scope, { outboxes: [{ name: 'notes', match: (r) => r.method === 'POST' }] });
+  await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/a`, { method: 'POST', body: 'x' }) });
+  await scope.dispatch('fetch', {
+    request: new Request(`${ORIGIN}/a`, { method: 'POST', body: 'x', headers: { 'Idempotency-Key': 'mine' } }),
+  });
+  assert.match(seen[0], /^[0-9a-f-]{36}$/);
+  assert.equal(seen[1], 'mine');
+});
+
+test('notificationclick opens same-origin urls only, and refuses others with an event', async () => {
+  const events = listen();
+  try {
+    const scope = fakeScope();
+    installSealpost(scope, { push: {} });
+    const click = (url) => scope.dispatch('notificationclick', {
+      action: '', notification: { data: { url }, close() {} },
+    });
+    await click('/notes/7');
+    await click('https://evil.example/phish');
+    await click('//evil.example/x');
+    await click('javascript:alert(1)');
+    assert.deepEqual(scope.opened, [`${ORIGIN}/notes/7`]);
+    const refused = await events.until((e) => e.type === 'notification-click' && e.outcome === 'refused', 3);
+    assert.equal(refused.length, 3, JSON.stringify(events.seen));
+  } finally {
+    events.close();
+  }
+});
+
+test('push with no PushReceiver in this build still shows the fallback notification and says why', async (t) => {
+  if (typeof sealpost.PushReceiver === 'function') {
+    t.skip('this build has a PushReceiver: the browser suite covers real envelopes');
+    return;
+  }
+  const scope = fakeScope();
+  installSealpost(scope, { push: { fallback: { title: 'New activity', tag: 'fb' } } });
+  await scope.dispatch('push', { data: { arrayBuffer: () => new ArrayBuffer(1), text: () => '' } });
+  assert.equal(scope.shown.length, 1);
+  assert.equal(scope.shown[0].title, 'New activity');
+  assert.equal(scope.shown[0].options.tag, 'fb');
+  assert.equal(scope.shown[0].options.data.fallback, true);
+});
