@@ -298,6 +298,10 @@ test('bad requests are invalid-request and nothing is queued', async (t) => {
     (e) => e.code === 'invalid-request' && e.field === 'group');
   await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { metadata: { n: 1n } }),
     (e) => e.code === 'invalid-request' && e.field === 'metadata');
+  let deep = [];
+  for (let i = 0; i < 2000; i += 1) deep = [deep];
+  await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { metadata: deep }),
+    (e) => e.code === 'invalid-request' && e.field === 'metadata');
   const failing = new ReadableStream({ pull(controller) { controller.error(new Error('disk gone')); } });
   await assert.rejects(outbox.enqueue(new Request('http://a.test/', { method: 'POST', body: failing, duplex: 'half' })),
     (e) => e.code === 'invalid-request' && e.field === 'body');
