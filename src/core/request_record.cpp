@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sealpost::request_record {
 
@@ -39,6 +41,135 @@ bool non_negative_integer(const json& value) {
 
 std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Deepest nesting of arrays and objects a request's metadata may have. nlohmann's CBOR writer and JSON
+// serializer recurse once per level, and the Wasm stack is small (128 KiB), so depth is bounded before
+// either runs.
+constexpr std::size_t kMaxNesting = 32;
+
+// Whether `value` nests arrays/objects at most `max_depth` levels deep (an iterative walk).
+bool nesting_within(const json& value, std::size_t max_depth) {
+  std::vector<std::pair<const json*, std::size_t>> pending{{&value, 0}};
+  while (!pending.empty()) {
+    const auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (!node->is_structured()) continue;
+    if (depth >= max_depth) return false;
+    for (const json& child : *node) pending.emplace_back(&child, depth + 1);
+  }
+  return true;
+}
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    std::uint32_t low = 0;
+    std::uint32_t code = 0;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if ((lead & 0xe0) == 0xc0) {
+      length = 2, low = 0x80, code = lead & 0x1f;
+    } else if ((lead & 0xf0) == 0xe0) {
+      length = 3, low = 0x800, code = lead & 0x0f;
+    } else if ((lead & 0xf8) == 0xf0) {
+      length = 4, low = 0x10000, code = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (text.size() - i < length) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    if (code < low || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i += length;
+  }
+  return true;
+}
+
+// Whether every string and object key in `value` is UTF-8 (an iterative walk). The encoder only ever
+// writes UTF-8 (its input is parsed JSON); anything else did not come from it.
+bool all_text_utf8(const json& value) {
+  std::vector<const json*> pending{&value};
+  while (!pending.empty()) {
+    const json* node = pending.back();
+    pending.pop_back();
+    if (node->is_string() && !valid_utf8(node->get_ref<const std::string&>())) return false;
+    if (node->is_object()) {
+      for (auto it = node->begin(); it != node->end(); ++it) {
+        if (!valid_utf8(it.key())) return false;
+        pending.push_back(&it.value());
+      }
+    } else if (node->is_array()) {
+      for (const json& child : *node) pending.push_back(&child);
+    }
+  }
+  return true;
+}
+
+// Whether CBOR `bytes` is one data item whose arrays and maps (and indefinite-length strings) nest at most
+// `max_depth` levels, checked without recursion before nlohmann's recursive reader sees it. Tags and
+// malformed heads are refused here; the reader checks everything else.
+bool cbor_nesting_within(ByteView bytes, std::size_t max_depth) {
+  struct Open {
+    std::uint64_t remaining;  // items still to come (definite length)
+    bool indefinite;          // ends at a 0xff break instead
+  };
+  std::vector<Open> open{{1, false}};
+  std::size_t pos = 0;
+  while (!open.empty()) {
+    if (!open.back().indefinite && open.back().remaining == 0) {
+      open.pop_back();
+      continue;
+    }
+    if (pos >= bytes.size()) return false;
+    const std::uint8_t initial = bytes[pos++];
+    if (open.back().indefinite && initial == 0xff) {
+      open.pop_back();
+      continue;
+    }
+    if (!open.back().indefinite) --open.back().remaining;
+    const unsigned major = initial >> 5;
+    const unsigned info = initial & 0x1f;
+    if (info == 31) {  // indefinite length: arrays, maps and chunked strings only
+      if (major < 2 || major > 5 || open.size() > max_depth) return false;
+      open.push_back({0, true});
+      continue;
+    }
+    std::uint64_t argument = info;
+    if (info >= 24) {
+      const std::size_t width = info == 24 ? 1 : info == 25 ? 2 : info == 26 ? 4 : info == 27 ? 8 : 0;
+      if (width == 0 || bytes.size() - pos < width) return false;
+      argument = 0;
+      for (std::size_t i = 0; i < width; ++i) argument = (argument << 8) | bytes[pos++];
+    }
+    const std::uint64_t left = bytes.size() - pos;
+    switch (major) {
+      case 2:
+      case 3:  // byte and text strings: skip their content
+        if (argument > left) return false;
+        pos += static_cast<std::size_t>(argument);
+        break;
+      case 4:
+      case 5: {  // arrays and maps: every item takes at least one byte
+        if (argument > left || (major == 5 && argument > left / 2)) return false;
+        if (open.size() > max_depth) return false;
+        open.push_back({major == 5 ? argument * 2 : argument, false});
+        break;
+      }
+      case 6:
+        return false;  // tags: never written by encode()
+      default:
+        break;  // integers and simple values: their argument was all there is
+    }
+  }
+  return pos == bytes.size();
 }
 
 }  // namespace
@@ -89,6 +220,9 @@ Status validate(json& fields, std::string& field) {
     }
   }
   if (auto it = fields.find("keepalive"); it != fields.end() && !it->is_boolean()) return bad(field, "keepalive");
+  if (auto it = fields.find("metadata"); it != fields.end() && !nesting_within(*it, kMaxNesting)) {
+    return bad(field, "metadata");
+  }
   if (auto stream = fields.find("stream"); stream != fields.end()) {
     if (!stream->is_object()) return bad(field, "stream");
     auto header = stream->find("header");
@@ -125,8 +259,10 @@ namespace {
 
 // CBOR plaintext → the fields (validated, "v" and "body" removed) and the inline body.
 Status decode_fields(ByteView plaintext, json& fields, SecretBytes& body) {
+  // The request map, its headers ([[name, value]]) and the metadata inside it.
+  if (!cbor_nesting_within(plaintext, kMaxNesting + 3)) return Status::malformed;
   fields = json::from_cbor(plaintext.begin(), plaintext.end(), true, false);
-  if (fields.is_discarded() || !fields.is_object()) return Status::malformed;
+  if (fields.is_discarded() || !fields.is_object() || !all_text_utf8(fields)) return Status::malformed;
   auto version = fields.find("v");
   if (version == fields.end() || !version->is_number_unsigned() || version->get<std::uint64_t>() != kVersion) {
     return Status::malformed;

@@ -7,6 +7,8 @@
 //              | "stream": { "header": text (hex of the secretstream header), "size": uint, "chunks": uint } }
 //
 // Across the boundary the fields travel as JSON text (everything but the body) and the body as bytes.
+// Metadata nests at most 32 arrays/objects deep, and the decoder checks the CBOR's nesting before parsing
+// it: nlohmann's CBOR reader and writer recurse once per level, and the Wasm stack is 128 KiB.
 #pragma once
 
 #include <string>

@@ -119,13 +119,13 @@ TEST(RequestRecord, DecoderRejectsForeignCbor) {
   EXPECT_EQ(request_record::check(text_body), Status::malformed);
   const Bytes good = json::to_cbor(json{{"v", 1}, {"method", "POST"}, {"url", "https://a.test/"}});
   EXPECT_EQ(request_record::check(good), Status::ok);
-  // Invalid UTF-8 in a string must not abort the decoder.
+  // Invalid UTF-8 in a string is refused (the encoder never writes it), without aborting the decoder.
   Bytes bad_utf8 = json::to_cbor(json{{"v", 1}, {"method", "POST"}, {"url", "https://a.test/x"}, {"referrer", "ab"}});
   // The map's keys are sorted (method, referrer, url, v): find the referrer's value and break its UTF-8.
   const auto at = std::search(bad_utf8.begin(), bad_utf8.end(), std::begin("ab"), std::begin("ab") + 2);
   ASSERT_NE(at, bad_utf8.end());
   *(at + 1) = 0xff;
-  EXPECT_EQ(request_record::check(bad_utf8), Status::ok);
+  EXPECT_EQ(request_record::check(bad_utf8), Status::malformed);
   for (std::size_t cut = 0; cut < good.size(); ++cut) {
     EXPECT_EQ(request_record::check(ByteView(good).first(cut)), Status::malformed) << cut;
   }
@@ -212,6 +212,37 @@ TEST(RecordStream, FuzzEntryPointAcceptsOnlyCompleteStreams) {
   EXPECT_EQ(record_stream::check(framed), Status::ok);
   EXPECT_EQ(record_stream::check(ByteView(framed).first(framed.size() - 31)), Status::record_tampered);
   EXPECT_EQ(record_stream::check(ByteView(framed).first(10)), Status::record_tampered);
+}
+
+TEST(RequestRecord, NestingIsBoundedBeforeAnythingRecurses) {
+  std::string deep = R"({"method":"POST","url":"https://a.test/","metadata":)";
+  for (int i = 0; i < 32; ++i) deep += "[";
+  for (int i = 0; i < 32; ++i) deep += "]";
+  deep += "}";
+  Bytes sealed;
+  std::string field;
+  EXPECT_EQ(request_record::seal(test_key(), kPlace, as_bytes(deep), {}, sealed, field), Status::ok);
+  SecretBytes framed;
+  EXPECT_EQ(request_record::open(test_key(), kPlace, sealed, framed), Status::ok);
+
+  std::string deeper = R"({"method":"POST","url":"https://a.test/","metadata":)";
+  for (int i = 0; i < 100000; ++i) deeper += "[";
+  for (int i = 0; i < 100000; ++i) deeper += "]";
+  deeper += "}";
+  EXPECT_EQ(request_record::seal(test_key(), kPlace, as_bytes(deeper), {}, sealed, field), Status::invalid_request);
+  EXPECT_EQ(field, "metadata");
+
+  // CBOR nested far deeper than anything encode() writes is refused before nlohmann's reader recurses.
+  Bytes cbor = {0xa1, 0x61, 'x'};  // {"x": [[[[...]]]]}
+  cbor.insert(cbor.end(), 200000, 0x81);
+  cbor.push_back(0x00);
+  EXPECT_EQ(request_record::check(cbor), Status::malformed);
+  Bytes indefinite(200000, 0x9f);  // [_ [_ [_ ...
+  EXPECT_EQ(request_record::check(indefinite), Status::malformed);
+  // Lengths that promise more items or bytes than there are.
+  EXPECT_EQ(request_record::check(Bytes{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}), Status::malformed);
+  EXPECT_EQ(request_record::check(Bytes{0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}), Status::malformed);
+  EXPECT_EQ(request_record::check(Bytes{0xc1, 0x00}), Status::malformed);  // a tag
 }
 
 }  // namespace

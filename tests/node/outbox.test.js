@@ -298,6 +298,10 @@ test('bad requests are invalid-request and nothing is queued', async (t) => {
     (e) => e.code === 'invalid-request' && e.field === 'group');
   await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { metadata: { n: 1n } }),
     (e) => e.code === 'invalid-request' && e.field === 'metadata');
+  let deep = [];
+  for (let i = 0; i < 2000; i += 1) deep = [deep];
+  await assert.rejects(outbox.enqueue({ url: 'http://a.test/', method: 'POST' }, { metadata: deep }),
+    (e) => e.code === 'invalid-request' && e.field === 'metadata');
   const failing = new ReadableStream({ pull(controller) { controller.error(new Error('disk gone')); } });
   await assert.rejects(outbox.enqueue(new Request('http://a.test/', { method: 'POST', body: failing, duplex: 'half' })),
     (e) => e.code === 'invalid-request' && e.field === 'body');
@@ -504,4 +508,36 @@ test('a beforeReplay that throws counts as a failed attempt (network) and nothin
   clock.advance(3600000);
   await outbox.flush();
   assert.ok(server.accepted.has(id));
+});
+
+test('request fidelity: credentials, mode (navigate → same-origin), cache, redirect, referrer policy, integrity, keepalive', async (t) => {
+  const seen = [];
+  const fetchSpy = async (request) => {
+    seen.push(request);
+    return new Response(null, { status: 204 });
+  };
+  const { outbox } = await openOutbox({ fetch: fetchSpy });
+  t.after(() => outbox.close());
+  const init = {
+    url: 'https://app.example.test/api/items/7', method: 'PUT', body: new Uint8Array([0, 255, 1, 254]),
+    headers: { 'content-type': 'application/octet-stream', 'x-trace': 't-1' },
+    credentials: 'include', mode: 'navigate', cache: 'no-store', redirect: 'manual',
+    referrerPolicy: 'no-referrer', integrity: 'sha256-abc', keepalive: true,
+  };
+  const { id } = await outbox.enqueue(init);
+  const result = await outbox.flush();
+  assert.equal(result.sent, 1, '204 is success');
+  const [request] = seen;
+  assert.equal(request.url, init.url);
+  assert.equal(request.method, 'PUT');
+  assert.equal(request.credentials, 'include');
+  assert.equal(request.mode, 'same-origin');
+  assert.equal(request.cache, 'no-store');
+  assert.equal(request.redirect, 'manual');
+  assert.equal(request.referrerPolicy, 'no-referrer');
+  assert.equal(request.integrity, 'sha256-abc');
+  assert.equal(request.keepalive, true);
+  assert.equal(request.headers.get('x-trace'), 't-1');
+  assert.equal(request.headers.get('idempotency-key'), id);
+  assert.deepEqual(new Uint8Array(await request.arrayBuffer()), init.body);
 });
