@@ -257,11 +257,38 @@ Status encode(ByteView fields_json, ByteView body, SecretBytes& plaintext, std::
 
 namespace {
 
+// nlohmann's DOM builder throws on an array or map whose declared length exceeds what a vector can hold,
+// even when asked not to throw; with JSON_NOEXCEPTION that is abort(), and a CBOR header declares up to
+// 2^64 - 1 elements in nine bytes. Every element takes at least one byte of input, so a declared length
+// beyond the input's size is refused here, before the builder sees it.
+class BoundedCborBuilder : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  BoundedCborBuilder(json& result, std::size_t input_size)
+      : json_sax_dom_parser(result, false), limit_(input_size) {}
+  bool start_array(std::size_t len) { return fits(len) && json_sax_dom_parser::start_array(len); }
+  bool start_object(std::size_t len) { return fits(len) && json_sax_dom_parser::start_object(len); }
+
+ private:
+  bool fits(std::size_t len) const { return len == static_cast<std::size_t>(-1) || len <= limit_; }
+  std::size_t limit_;
+};
+
+// json::from_cbor(bytes, strict, no exceptions) for any input: a discarded value when it does not parse.
+json from_cbor(ByteView bytes) {
+  json result;
+  BoundedCborBuilder builder(result, bytes.size());
+  if (!json::sax_parse(bytes.begin(), bytes.end(), &builder, json::input_format_t::cbor, true) ||
+      builder.is_errored()) {
+    return json(json::value_t::discarded);
+  }
+  return result;
+}
+
 // CBOR plaintext → the fields (validated, "v" and "body" removed) and the inline body.
 Status decode_fields(ByteView plaintext, json& fields, SecretBytes& body) {
   // The request map, its headers ([[name, value]]) and the metadata inside it.
   if (!cbor_nesting_within(plaintext, kMaxNesting + 3)) return Status::malformed;
-  fields = json::from_cbor(plaintext.begin(), plaintext.end(), true, false);
+  fields = from_cbor(plaintext);
   if (fields.is_discarded() || !fields.is_object() || !all_text_utf8(fields)) return Status::malformed;
   auto version = fields.find("v");
   if (version == fields.end() || !version->is_number_unsigned() || version->get<std::uint64_t>() != kVersion) {

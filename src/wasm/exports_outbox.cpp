@@ -17,6 +17,7 @@
 #include "core/request_record.hpp"
 #include "core/retry.hpp"
 #include "core/retry_after.hpp"
+#include "core/stack_wipe.hpp"
 #include "core/status.hpp"
 #include "wasm/keyring_instance.hpp"
 
@@ -235,6 +236,7 @@ int sp_retry_after(const char* value, std::size_t len, double now_ms, double* ou
 
 // The 16-byte keyed BLAKE2b tag of a group name under a symmetric key.
 int sp_group_tag(int handle, const char* group, std::size_t len, std::uint8_t* out16) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and request bytes in their frames
   if (!readable(group, len) || out16 == nullptr) return status(Status::invalid_argument);
   const sealpost::SecretBytes* key = keyring().find(handle, KeyKind::symmetric);
   if (key == nullptr) return status(Status::unknown_key);
@@ -250,6 +252,7 @@ int sp_request_seal(int handle, const char* db, std::size_t db_len, const char* 
                     const char* entry_id, std::size_t entry_id_len, const std::uint8_t* fields,
                     std::size_t fields_len, const std::uint8_t* body, std::size_t body_len, std::uint8_t* out,
                     std::size_t cap, std::size_t* out_len) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and request bytes in their frames
   if (!place_readable(db, db_len, queue, queue_len, entry_id, entry_id_len) || !readable(fields, fields_len) ||
       !readable(body, body_len) || out_len == nullptr) {
     return status(Status::invalid_argument);
@@ -273,6 +276,7 @@ int sp_request_seal(int handle, const char* db, std::size_t db_len, const char* 
 int sp_request_open(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
                     const char* entry_id, std::size_t entry_id_len, const std::uint8_t* sealed,
                     std::size_t sealed_len, std::uint8_t* out, std::size_t cap, std::size_t* out_len) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and request bytes in their frames
   if (!place_readable(db, db_len, queue, queue_len, entry_id, entry_id_len) || !readable(sealed, sealed_len) ||
       out_len == nullptr) {
     return status(Status::invalid_argument);
@@ -289,6 +293,7 @@ int sp_request_open(int handle, const char* db, std::size_t db_len, const char* 
 // Starts sealing a chunk stream; writes its 24-byte header. Returns a stream handle (> 0) or -status.
 int sp_stream_seal_init(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
                         const char* entry_id, std::size_t entry_id_len, std::uint8_t* header_out24) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and request bytes in their frames
   if (!place_readable(db, db_len, queue, queue_len, entry_id, entry_id_len) || header_out24 == nullptr) {
     return -status(Status::invalid_argument);
   }
@@ -304,6 +309,7 @@ int sp_stream_seal_init(int handle, const char* db, std::size_t db_len, const ch
 
 int sp_stream_seal_push(int stream_handle, const std::uint8_t* chunk, std::size_t len, int final, std::uint8_t* out,
                         std::size_t cap, std::size_t* out_len) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and request bytes in their frames
   Stream* stream = find_stream(stream_handle);
   if (stream == nullptr || !stream->sealer || !readable(chunk, len) || out_len == nullptr) {
     return status(Status::invalid_argument);
@@ -317,6 +323,7 @@ int sp_stream_seal_push(int stream_handle, const std::uint8_t* chunk, std::size_
 int sp_stream_open_init(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
                         const char* entry_id, std::size_t entry_id_len, const std::uint8_t* header,
                         std::size_t header_len) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and request bytes in their frames
   if (!place_readable(db, db_len, queue, queue_len, entry_id, entry_id_len) || !readable(header, header_len)) {
     return -status(Status::invalid_argument);
   }
@@ -332,6 +339,7 @@ int sp_stream_open_init(int handle, const char* db, std::size_t db_len, const ch
 
 int sp_stream_open_pull(int stream_handle, const std::uint8_t* sealed, std::size_t len, std::uint8_t* out,
                         std::size_t cap, std::size_t* out_len, int* final_out) {
+  const sealpost::StackWipe wipe;  // libsodium and nlohmann leave key and request bytes in their frames
   Stream* stream = find_stream(stream_handle);
   if (stream == nullptr || !stream->opener || !readable(sealed, len) || out_len == nullptr || final_out == nullptr) {
     return status(Status::invalid_argument);

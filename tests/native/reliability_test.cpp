@@ -7,6 +7,7 @@
 #include "core/key_id.hpp"
 #include "core/keyring.hpp"
 #include "core/record.hpp"
+#include "core/request_record.hpp"
 #include "core/sodium_init.hpp"
 
 namespace sealpost {
@@ -86,6 +87,22 @@ TEST(BadInput, SignKeyWithAForeignPublicHalfIsRefused) {
   copy[0] ^= 1;  // another seed, same public half
   EXPECT_EQ(ring.import(KeyKind::sign, copy), -to_int(Status::invalid_argument));
   EXPECT_EQ(ring.size(), 2u);
+}
+
+// A CBOR header can declare 2^64 - 1 elements in nine bytes; nlohmann's DOM builder aborted on such a
+// length (JSON_NOEXCEPTION turns its throw into abort(), which kills the Wasm module).
+TEST(BadInput, CborWithAnImpossibleLengthIsMalformedNotAbort) {
+  const Bytes array_2_64 = {0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  const Bytes map_2_64 = {0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  const Bytes fuzz_found = {0x87, 0x0f, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b, 0x9b};
+  // {"v": 1, "headers": [2^62 elements...]}
+  const Bytes nested = {0xa2, 0x61, 'v', 0x01, 0x67, 'h', 'e', 'a', 'd', 'e', 'r', 's',
+                        0x9b, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  // An array whose declared length is just one more than the bytes that follow.
+  const Bytes one_short = {0x83, 0x01, 0x02};
+  for (const Bytes* input : {&array_2_64, &map_2_64, &fuzz_found, &nested, &one_short}) {
+    EXPECT_EQ(request_record::check(*input), Status::malformed);
+  }
 }
 
 }  // namespace

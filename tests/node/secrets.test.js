@@ -5,16 +5,17 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
-import { IDBFactory } from 'fake-indexeddb';
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
-import { createCore, KeyKind } from '../../js/wasm.js';
-
-// Ed25519 signer keys and sealing exist only in sealpost-server.wasm (the worker's module leaves them out);
-// the tests that need them scan that module, which is built from the same C++.
-const SERVER_MODULE = { wasmUrl: new URL('../../dist/sealpost-server.wasm', import.meta.url) };
+import { createCore, KeyKind, loadModule } from '../../js/wasm.js';
 import { WebCryptoKeyStore } from '../../js/keystore.js';
+import { Outbox } from '../../js/outbox.js';
+import { PushReceiver } from '../../js/push.js';
+import { startServer } from './loopback-server.js';
 
 const place = { database: 'sealpost', queue: 'notes', id: 'entry-1' };
+// The worker module (dist/sealpost.wasm) opens; the server module (sealpost-server.wasm) also signs and seals.
+const serverCore = () => createCore({ wasmUrl: new URL('../../dist/sealpost-server.wasm', import.meta.url) });
 const WINDOW = 8; // any 8 bytes of a secret in a row count as a copy of it
 
 /**
@@ -107,20 +108,22 @@ test('many keys and records at once (keyring growth, large plaintexts) leave not
 });
 
 test('generated, exported and imported box and sign keys leave no secret half behind', async () => {
-  const core = await createCore(SERVER_MODULE);
-  const exported = [];
-  for (const kind of [KeyKind.symmetric, KeyKind.box, KeyKind.sign]) {
-    const handle = core.generateKey(kind);
-    const bytes = core.exportKey(handle);
-    core.releaseKey(handle);
-    // Import the exported bytes again (the path a key takes when it is unwrapped from storage).
-    const again = core.importKey(kind, bytes);
-    core.keyId(again);
-    if (kind !== KeyKind.symmetric) core.publicKey(again);
-    core.releaseKey(again);
-    exported.push(kind === KeyKind.symmetric ? bytes : bytes.subarray(0, 32)); // the secret half
+  for (const [core, kinds] of [[await createCore(), [KeyKind.symmetric, KeyKind.box]],
+    [await serverCore(), [KeyKind.symmetric, KeyKind.box, KeyKind.sign]]]) {
+    const exported = [];
+    for (const kind of kinds) {
+      const handle = core.generateKey(kind);
+      const bytes = core.exportKey(handle);
+      core.releaseKey(handle);
+      // Import the exported bytes again (the path a key takes when it is unwrapped from storage).
+      const again = core.importKey(kind, bytes);
+      core.keyId(again);
+      if (kind !== KeyKind.symmetric) core.publicKey(again);
+      core.releaseKey(again);
+      exported.push(kind === KeyKind.symmetric ? bytes : bytes.subarray(0, 32)); // the secret half
+    }
+    for (const bytes of exported) assert.deepEqual(findCopies(core, bytes), []);
   }
-  for (const bytes of exported) assert.deepEqual(findCopies(core, bytes), []);
 });
 
 test('random bytes handed to JS are not left in Wasm memory', async () => {
@@ -204,7 +207,7 @@ function findInDump(dump, secret) {
 
 test('keys stored through the key store are never in IndexedDB unwrapped; the wrapping key stays inside WebCrypto', async () => {
   const indexedDB = new IDBFactory();
-  const core = await createCore(SERVER_MODULE);
+  const core = await serverCore();
   const keyStore = await WebCryptoKeyStore.open({ indexedDB });
   const raw = [];
   for (const [name, kind] of Object.entries(KeyKind)) {
@@ -242,29 +245,32 @@ test('keys stored through the key store are never in IndexedDB unwrapped; the wr
 // ---------------------------------------------------------------- sealed push
 
 test('sealing and opening a push message leaves neither keys nor message text in Wasm memory', async () => {
-  const core = await createCore(SERVER_MODULE);
+  const core = await createCore(); // the device
+  const server = await serverCore(); // the app server
   const device = core.generateKey(KeyKind.box);
-  const signer = core.generateKey(KeyKind.sign);
+  const signer = server.generateKey(KeyKind.sign);
   const deviceKey = core.exportKey(device);
-  const signerKey = core.exportKey(signer);
-  const devicePublic = core.publicKey(device);
-  const signerPublic = core.publicKey(signer);
+  const signerKey = server.exportKey(signer);
+  const signerPublic = server.publicKey(signer);
   // Random printable text, so that no 8-byte run of it is in memory by chance.
   const text = (n) => Buffer.from(randomBytes(n)).toString('base64url').slice(0, n);
   const title = text(100);
   const body = text(1500);
   const now = 1_700_000_000;
-  const envelope = core.sealPush(devicePublic, signer, JSON.stringify({ title, body, data: { note: body.slice(0, 40) } }),
+  const envelope = server.sealPush(core.publicKey(device), signer, JSON.stringify({ title, body, data: { note: body.slice(0, 40) } }),
     now, 3000);
   const opened = core.openPush([device], [signerPublic], envelope, now, 300);
   assert.equal(opened.message.title, title);
   assert.equal(opened.message.body, body);
   core.releaseKey(device);
-  core.releaseKey(signer);
-  assert.deepEqual(findCopies(core, deviceKey.subarray(0, 32)), [], 'device secret key left in Wasm memory');
-  assert.deepEqual(findCopies(core, signerKey.subarray(0, 32)), [], 'signer seed left in Wasm memory');
-  assert.deepEqual(findCopies(core, new TextEncoder().encode(title)), [], 'message title left in Wasm memory');
-  assert.deepEqual(findCopies(core, new TextEncoder().encode(body)), [], 'message body left in Wasm memory');
+  server.releaseKey(signer);
+  const utf8 = (t) => new TextEncoder().encode(t);
+  for (const [name, instance] of [['sealpost.wasm', core], ['sealpost-server.wasm', server]]) {
+    assert.deepEqual(findCopies(instance, deviceKey.subarray(0, 32)), [], `device secret key left in ${name}`);
+    assert.deepEqual(findCopies(instance, signerKey.subarray(0, 32)), [], `signer seed left in ${name}`);
+    assert.deepEqual(findCopies(instance, utf8(title)), [], `message title left in ${name}`);
+    assert.deepEqual(findCopies(instance, utf8(body)), [], `message body left in ${name}`);
+  }
 });
 
 // The exports that handle secrets zero kStackWipeBytes (src/core/stack_wipe.hpp) of stack below their own
@@ -274,13 +280,14 @@ test('sealing and opening a push message leaves neither keys nor message text in
 const FRAME = 1024;
 
 test('every secret-handling call leaves the stack below its own frame zeroed', async () => {
-  const core = await createCore(SERVER_MODULE);
-  const sp = core.exports.stackSave();
+  const core = await createCore();
+  const server = await serverCore();
   const span = 64 * 1024;
-  const leftovers = (fn) => {
-    core.heap().fill(0xab, sp - span, sp);
+  const leftovers = (instance, fn) => {
+    const sp = instance.exports.stackSave();
+    instance.heap().fill(0xab, sp - span, sp);
     fn();
-    const heap = core.heap();
+    const heap = instance.heap();
     const dirty = [];
     let deepest = sp;
     for (let at = sp - FRAME - 1; at >= sp - span; at -= 1) {
@@ -292,26 +299,125 @@ test('every secret-handling call leaves the stack below its own frame zeroed', a
   const place = { database: 'd'.repeat(300), queue: 'q', id: 'i' };
   const sym = core.generateKey(KeyKind.symmetric);
   const device = core.generateKey(KeyKind.box);
-  const signer = core.generateKey(KeyKind.sign);
+  const signer = server.generateKey(KeyKind.sign);
+  const signerPublic = server.publicKey(signer);
   const plaintext = secret(100_000);
   let sealed;
   let envelope;
+  let stream;
+  let chunk;
+  let opener;
+  const request = { method: 'POST', url: 'https://app.example/api/notes?q=1',
+    headers: [['authorization', 'Bearer abc'], ['content-type', 'application/json']], metadata: { a: [1, 2] } };
   const message = JSON.stringify({ title: 't'.repeat(256), body: 'b'.repeat(2000), tag: 'x', renotify: true,
     actions: [{ action: 'a', title: 'A' }, { action: 'b', title: 'B', icon: '/i' }], data: { deep: [[[[{ a: 1 }]]]] } });
-  const calls = {
-    generateKey: () => core.releaseKey(core.generateKey(KeyKind.sign)),
-    importKey: () => core.releaseKey(core.importKey(KeyKind.box, core.exportKey(device))),
-    keyId: () => core.keyId(sym),
-    sealRecord: () => { sealed = core.sealRecord(sym, place, plaintext); },
-    openRecord: () => core.openRecord(sym, place, sealed),
-    sealPush: () => { envelope = core.sealPush(core.publicKey(device), signer, message, 1.7e9, 3993); },
-    openPush: () => core.openPush([device], [core.publicKey(signer)], envelope, 1.7e9, 300),
-    openPushText: () => core.openPush([device], [core.publicKey(signer)],
-      new TextEncoder().encode(Buffer.from(envelope).toString('base64url')), 1.7e9, 300),
-  };
-  for (const [name, fn] of Object.entries(calls)) {
-    const { dirty, depth } = leftovers(fn);
-    assert.ok(depth > FRAME, `${name}: the check saw no stack use below the export's frame`);
+  const calls = [
+    ['generateKey (box)', core, () => core.releaseKey(core.generateKey(KeyKind.box))],
+    ['generateKey (sign)', server, () => server.releaseKey(server.generateKey(KeyKind.sign))],
+    ['importKey (box)', core, () => core.releaseKey(core.importKey(KeyKind.box, core.exportKey(device)))],
+    ['importKey (sign)', server, () => server.releaseKey(server.importKey(KeyKind.sign, server.exportKey(signer)))],
+    ['keyId', core, () => core.keyId(sym)],
+    ['sealRecord', core, () => { sealed = core.sealRecord(sym, place, plaintext); }],
+    ['openRecord', core, () => core.openRecord(sym, place, sealed)],
+    ['sealPush', server, () => { envelope = server.sealPush(core.publicKey(device), signer, message, 1.7e9, 3993); }],
+    ['openPush', core, () => core.openPush([device], [signerPublic], envelope, 1.7e9, 300)],
+    ['openPush (text)', core, () => core.openPush([device], [signerPublic],
+      new TextEncoder().encode(Buffer.from(envelope).toString('base64url')), 1.7e9, 300)],
+    ['groupTag', core, () => core.groupTag(sym, 'a group name')],
+    ['sealRequest', core, () => { sealed = core.sealRequest(sym, place, request, plaintext.subarray(0, 5000)); }],
+    ['openRequest', core, () => core.openRequest(sym, place, sealed)],
+    ['sealStreamInit', core, () => { stream = core.sealStreamInit(sym, place); }],
+    ['sealChunk', core, () => { chunk = core.sealChunk(stream.stream, plaintext.subarray(0, 1000), true); }],
+    ['openStreamInit', core, () => { opener = core.openStreamInit(sym, place, stream.header); }],
+    ['openChunk', core, () => core.openChunk(opener, chunk)],
+  ];
+  let deepest = 0;
+  for (const [name, instance, fn] of calls) {
+    const { dirty, depth } = leftovers(instance, fn);
+    deepest = Math.max(deepest, depth);
     assert.deepEqual(dirty.slice(0, 8), [], `${name} left ${dirty.length} bytes on the stack (at these depths)`);
   }
+  assert.ok(deepest > FRAME + 2048, 'the check saw the stack in use');
+});
+
+// ---------------------------------------------------------------- the outbox and the push receiver
+
+/** A key store that keeps a copy of every raw key it is given, so a test can look for them elsewhere. */
+async function recordingKeyStore(indexedDB) {
+  const inner = await WebCryptoKeyStore.open({ indexedDB });
+  const raw = [];
+  return {
+    raw,
+    load: (purpose) => inner.load(purpose),
+    store: (purpose, bytes) => { raw.push(Uint8Array.from(bytes)); return inner.store(purpose, bytes); },
+    delete: (purpose) => inner.delete(purpose),
+    purposes: (prefix) => inner.purposes(prefix),
+    destroy: () => inner.destroy(),
+    close: () => inner.close(),
+  };
+}
+
+test('the outbox: after enqueue, flush and close, no key, body, URL or header is in Wasm memory, and no key is in IndexedDB unwrapped', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const indexedDB = new IDBFactory();
+  const core = await createCore();
+  const keyStore = await recordingKeyStore(indexedDB);
+  const outbox = await Outbox.open({ name: 'notes', broadcast: false, indexedDB, IDBKeyRange, core, keyStore });
+  const small = secret(3000);
+  const large = secret(300_000); // a chunked record
+  const token = Buffer.from(randomBytes(24)).toString('base64url');
+  const pathSecret = Buffer.from(randomBytes(12)).toString('hex');
+  await outbox.enqueue({ url: `${server.url}/notes/${pathSecret}`, method: 'POST', body: small,
+    headers: { authorization: `Bearer ${token}` } }, { group: 'g', metadata: { note: token } });
+  await outbox.enqueue({ url: `${server.url}/files/${pathSecret}`, method: 'PUT', body: large });
+  const result = await outbox.flush();
+  assert.equal(result.sent, 2);
+  assert.equal(server.accepted.size, 2);
+  assert.ok(keyStore.raw.length >= 1, 'the outbox stored its key through the key store');
+
+  // At rest first (the database stays after close), then Wasm memory once the keys are released.
+  const dump = await dumpIndexedDB(indexedDB);
+  assert.ok(dump.databases.includes('sealpost-outbox'));
+  for (const key of keyStore.raw) assert.deepEqual(findInDump(dump, key), [], 'an outbox key in IndexedDB');
+  for (const wrapping of dump.cryptoKeys) assert.equal(wrapping.extractable, false);
+  outbox.close();
+  keyStore.close();
+  const utf8 = (text) => new TextEncoder().encode(text);
+  for (const key of keyStore.raw) assert.deepEqual(findCopies(core, key), [], 'an outbox key in Wasm memory');
+  assert.deepEqual(findCopies(core, small), [], 'a request body in Wasm memory');
+  assert.deepEqual(findCopies(core, large), [], 'a chunked request body in Wasm memory');
+  assert.deepEqual(findCopies(core, utf8(token)), [], 'a header value in Wasm memory');
+  assert.deepEqual(findCopies(core, utf8(pathSecret)), [], 'a URL in Wasm memory');
+});
+
+test('the push receiver: after opening messages and closing, no device key or message text is in Wasm memory, and no key is in IndexedDB unwrapped', async () => {
+  const indexedDB = new IDBFactory();
+  const keyStore = await recordingKeyStore(indexedDB);
+  const server = await serverCore();
+  const signer = server.generateKey(KeyKind.sign);
+  const now = 1_700_000_000_000;
+  const receiver = await PushReceiver.open({ indexedDB, keyStore, wasmModule: await loadModule(),
+    trustedSigners: [server.publicKey(signer)], now: () => now });
+  const devicePublic = new Uint8Array(Buffer.from(receiver.publicKey, 'base64url'));
+  const text = (n) => Buffer.from(randomBytes(n)).toString('base64url').slice(0, n);
+  const titles = [text(80), text(80)];
+  const body = text(1200);
+  for (const title of titles) {
+    const envelope = server.sealPush(devicePublic, signer, JSON.stringify({ title, body }), now / 1000, 3000);
+    const message = await receiver.open(envelope);
+    assert.equal(message.title, title);
+  }
+  await receiver.rotate(); // a second device key, stored and loaded the same way
+  assert.ok(keyStore.raw.length >= 2);
+  const dump = await dumpIndexedDB(indexedDB);
+  for (const key of keyStore.raw) assert.deepEqual(findInDump(dump, key.subarray(0, 32)), [], 'a device key in IndexedDB');
+  for (const wrapping of dump.cryptoKeys) assert.equal(wrapping.extractable, false);
+  const core = receiver.core;
+  receiver.close();
+  keyStore.close();
+  const utf8 = (t) => new TextEncoder().encode(t);
+  for (const key of keyStore.raw) assert.deepEqual(findCopies(core, key.subarray(0, 32)), [], 'a device key in Wasm memory');
+  for (const title of titles) assert.deepEqual(findCopies(core, utf8(title)), [], 'a message title in Wasm memory');
+  assert.deepEqual(findCopies(core, utf8(body)), [], 'a message body in Wasm memory');
 });
