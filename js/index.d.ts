@@ -85,7 +85,7 @@ export interface OutboxOptions {
   name: string;
   ordering?: 'fifo' | 'independent';
   retry?: RetryPolicy;
-  /** Default 'Idempotency-Key'; null disables. */
+  /** Default 'Idempotency-Key' (a key the queued request already carries is kept); null disables. */
   idempotencyHeader?: string | null;
   maxEntries?: number;
   maxBytes?: number;

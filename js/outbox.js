@@ -7,7 +7,8 @@
  *
  * States: pending → inflight (with a lease) → deleted when the server answered with success, back to
  * pending with nextAttemptAt on a retryable failure, or dead (kept, inspectable, requeue-able).
- * Every entry carries a random 128-bit id, sent on every attempt in the idempotency header.
+ * Every entry carries a random 128-bit id, sent on every attempt in the idempotency header (unless the
+ * queued request carries that header itself: then the app's key is sent on every attempt).
  */
 import { SealpostError } from './errors.js';
 import { WebCryptoKeyStore } from './keystore.js';
@@ -602,7 +603,8 @@ export class Outbox extends EventTarget {
   async materialize(row, sealed) {
     const { fields, body } = await this.open(row, sealed);
     const headers = new Headers(fields.headers ?? []);
-    if (this.header) headers.set(this.header, row.id);
+    // The app's own key, when the queued request carried one, is the key of every attempt; else the entry id.
+    if (this.header && !headers.has(this.header)) headers.set(this.header, row.id);
     const init = { method: fields.method, headers };
     for (const name of ['credentials', 'cache', 'redirect', 'referrer', 'referrerPolicy', 'integrity', 'keepalive']) {
       if (fields[name] !== undefined) init[name] = fields[name];

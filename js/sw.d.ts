@@ -12,8 +12,10 @@ export interface OutboxRoute {
   /** Also queue when the network answers one of these statuses (e.g. [503]). Default: []. */
   queueOnStatus?: number[];
   ordering?: 'fifo' | 'independent';
+  /** The fifo group of a routed request (read its headers or URL, not its body); the default group when omitted. */
+  group?: (request: Request) => string | null | undefined;
   retry?: Record<string, unknown>;
-  /** Default 'Idempotency-Key'; null disables. */
+  /** Default 'Idempotency-Key' (a key the request already carries is kept); null disables. */
   idempotencyHeader?: string | null;
   /** Any other Outbox.open option. */
   [option: string]: unknown;

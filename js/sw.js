@@ -45,7 +45,8 @@ const DEFAULTS = {
  * @typedef {{method?: string, pathname?: string | RegExp, origin?: string}
  *   | ((request: Request) => boolean)} RouteMatch
  * @typedef {{name: string, match?: RouteMatch, queueOnStatus?: number[], ordering?: 'fifo' | 'independent',
- *   retry?: object, idempotencyHeader?: string | null, [option: string]: unknown}} OutboxConfig
+ *   group?: (request: Request) => (string | null | undefined), retry?: object, idempotencyHeader?: string | null,
+ *   [option: string]: unknown}} OutboxConfig
  * @typedef {{trustedSigners?: string[], maxSkewSeconds?: number,
  *   fallback?: {title?: string, body?: string, tag?: string, icon?: string},
  *   onMessage?: (message: object) => (object | null | undefined),
@@ -99,14 +100,16 @@ function normalize(config, scopeOrigin) {
     if (!spec || typeof spec.name !== 'string' || spec.name === '') throw invalid('every outbox needs a name');
     if (names.has(spec.name)) throw invalid(`two outboxes are named ${spec.name}`);
     names.add(spec.name);
-    const { name, match, queueOnStatus = [], ...options } = spec;
+    const { name, match, queueOnStatus = [], group = null, ...options } = spec;
     if (!Array.isArray(queueOnStatus) || !queueOnStatus.every(Number.isInteger)) {
       throw invalid(`outboxes[${name}].queueOnStatus must be an array of status codes`);
     }
+    if (group !== null && typeof group !== 'function') throw invalid(`outboxes[${name}].group must be a function`);
     return {
       name,
       matches: matcher(match, name, scopeOrigin),
       queueOnStatus,
+      group,
       idempotencyHeader: options.idempotencyHeader === undefined ? 'Idempotency-Key' : options.idempotencyHeader,
       fifo: (options.ordering ?? 'fifo') === 'fifo',
       options,
@@ -158,6 +161,13 @@ class WakeupLimiter {
     this.times.push(now);
     this.bySource[source] = (this.bySource[source] ?? 0) + 1;
     return true;
+  }
+
+  /** Returns the slot `source` took last (its flush found nothing due and made no request). */
+  giveBack(source) {
+    if (this.times.length === 0) return;
+    this.times.pop(); // slots are alike; the newest goes, which keeps the list in order
+    this.bySource[source] = Math.max(0, (this.bySource[source] ?? 1) - 1);
   }
 
   /** When the next slot frees up (ms, Date.now clock). */
@@ -419,11 +429,14 @@ export function installSealpost(self, config) {
    * @returns {Promise<{sent: number, retrying: number, dead: number, remaining: number,
    *   nextAttemptAt: number|null, throttled?: boolean, queues: Record<string, object>}>}
    */
-  async function flushAll(source, budgetMs, queue) {
+  async function flushAll(source, budgetMs, queue, { continuing = false } = {}) {
     const names = queueNames(queue);
     const total = { sent: 0, retrying: 0, dead: 0, remaining: 0, nextAttemptAt: null, queues: {} };
     if (names.length === 0) return total;
-    if (!limiter.take(source)) {
+    // Joining flushes that are already running sends nothing more, so it takes no slot.
+    const joining = names.every((name) => flushing.has(name));
+    const counted = !continuing && !joining;
+    if (counted && !limiter.take(source)) {
       broadcast({ type: 'throttled', trigger: source, nextSlotAt: limiter.nextSlotAt() });
       return { ...total, throttled: true, nextSlotAt: limiter.nextSlotAt() };
     }
@@ -439,6 +452,8 @@ export function installSealpost(self, config) {
       if (next !== null && (total.nextAttemptAt === null || next < total.nextAttemptAt)) total.nextAttemptAt = next;
       if (source !== 'sync' && (summary.remaining ?? 0) > 0) await registerSync(name);
     }
+    // A flush that found nothing due made no request: it does not count against the limit.
+    if (counted && total.sent + total.retrying + total.dead === 0) limiter.giveBack(source);
     broadcast({ type: 'flushed', trigger: source, sent: total.sent, retrying: total.retrying, dead: total.dead,
       remaining: total.remaining, nextAttemptAt: total.nextAttemptAt });
     return total;
@@ -447,13 +462,16 @@ export function installSealpost(self, config) {
   /** The `sync` event's work: flush, wait for what falls due within the budget, flush again. */
   /**
    * Flushes, then waits for what falls due within the budget and flushes again (Outbox.flush never
-   * sleeps; an event kept alive by waitUntil may). Every round takes a wake-up slot, so a queue that keeps
-   * failing cannot spin.
+   * sleeps; an event kept alive by waitUntil may). A round takes a wake-up slot unless the round before it
+   * delivered something: a queue that keeps failing cannot spin, and one that is getting through (each
+   * free round removes at least one entry) is not held to a dozen rounds a minute.
    */
   async function drive(source, budgetMs, queue) {
     const budgetEnd = Date.now() + budgetMs;
+    let continuing = false;
     for (;;) {
-      const summary = await flushAll(source, budgetEnd - Date.now(), queue);
+      const summary = await flushAll(source, budgetEnd - Date.now(), queue, { continuing });
+      continuing = !summary.throttled && summary.sent > 0;
       if (!summary.throttled && summary.remaining === 0) return summary;
       const next = summary.throttled ? summary.nextSlotAt : summary.nextAttemptAt;
       if (next === null || next === undefined) return summary;
@@ -512,9 +530,12 @@ export function installSealpost(self, config) {
     return jsonResponse(202, { queued: true, id, queue: route.name }, { 'Sealpost-Queued': id });
   }
 
-  /** The request as it goes to the network: with the entry's idempotency key, like every replay of it. */
+  /**
+   * The request as it goes to the network: with the key every replay of it carries (the app's own key when
+   * the request has one, else the entry's id).
+   */
   function withKey(request, header, id) {
-    if (!header) return request;
+    if (!header || request.headers.has(header)) return request;
     const headers = new Headers(request.headers);
     headers.set(header, id);
     return new Request(request, { headers });
@@ -538,8 +559,9 @@ export function installSealpost(self, config) {
       let waiting = 0;
       try {
         outbox = (await outboxes()).get(route.name);
+        const group = route.group ? route.group(original) : undefined;
         if (route.fifo) waiting = await outbox.size();
-        ({ id } = await outbox.enqueue(original));
+        ({ id } = await outbox.enqueue(original, group === undefined || group === null ? {} : { group }));
       } catch (error) {
         // Nothing could be stored (quota, storage, module): the request goes out unprotected, and says so.
         const info = errorInfo(error);

@@ -14,6 +14,8 @@ installSealpost(self, {
     match: { method: 'POST', pathname: '/api/notes' },
     queueOnStatus: queueOnStatus ?? [429, 503],
     ordering: 'fifo',
+    // Notes keep their order within a notebook (?notebook=…); notebooks do not wait for each other.
+    group: (request) => new URL(request.url).searchParams.get('notebook'),
     retry: { baseDelayMs: 2000, maxDelayMs: 10 * 60 * 1000, ...retry },
   }],
   push: {

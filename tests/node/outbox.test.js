@@ -43,6 +43,22 @@ test('a queued request is replayed with its method, headers, binary body and ide
   assert.equal(await outbox.size(), 0);
 });
 
+test("a key the app put on the request is the key of every attempt; an entry id otherwise", async (t) => {
+  const server = await startServer((req, n) => (n === 0 ? { status: 503 } : 'ok'));
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox({ retry: { baseDelayMs: 1, jitter: 'none' } });
+  t.after(() => outbox.close());
+  const { id } = await outbox.enqueue({ url: `${server.url}/own`, method: 'POST', body: 'x',
+    headers: { 'Idempotency-Key': 'app-key-7' } });
+  const keys = [];
+  const fetchAndLog = (request) => { keys.push(request.headers.get('idempotency-key')); return fetch(request); };
+  await drain(outbox, clock, { fetch: fetchAndLog });
+  assert.deepEqual(keys, ['app-key-7', 'app-key-7'], 'the 503 and the retry carried the app key');
+  assert.ok(server.accepted.get('app-key-7'));
+  assert.equal(server.accepted.get(id), undefined);
+  assert.equal(await outbox.size(), 0);
+});
+
 test('a Request object is queued from a clone and stays usable', async (t) => {
   const server = await startServer();
   t.after(() => server.close());
