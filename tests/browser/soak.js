@@ -7,19 +7,8 @@
 // Used by tests/browser/soak.test.js (the short version in npm test) and scripts/soak.mjs (npm run soak).
 import { rmSync } from 'node:fs';
 
+import { prng } from '../node/helpers.js';
 import { FAST_WORKER, sleep, startWorld, until } from './sw-setup.js';
-
-/** A small seeded generator (mulberry32), so that a failing run can be repeated with its seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` distinct integers in [from, to), sorted. */
 function pick(rng, count, from, to) {
@@ -62,7 +51,7 @@ export async function runSoak(options = {}) {
     drainMs = 300000, log = () => {},
   } = options;
   const offlineWindows = options.offlineWindows ?? Math.max(2, Math.round(notes / 50));
-  const rng = random(seed);
+  const rng = prng(seed); // seeded, so that a failing run can be repeated
   const started = Date.now();
   const run = seed.toString(36);
   const worker = {
