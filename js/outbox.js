@@ -524,6 +524,8 @@ export class Outbox extends EventTarget {
       if (!isTamperOrLoss(error)) throw error;
       return (await this.deadLetter(claimed, error.code, fenced)) ? 'dead' : 'skipped';
     }
+    // The key this entry goes out with (the app's own, or the entry id); beforeReplay cannot change it.
+    const key = this.header ? request.headers.get(this.header) : null;
     if (this.beforeReplay) {
       try {
         const replaced = await this.beforeReplay(request, info(claimed));
@@ -531,9 +533,9 @@ export class Outbox extends EventTarget {
       } catch {
         return this.record(claimed, { kind: 'network' }, fenced);
       }
-      if (this.header && request.headers.get(this.header) !== claimed.id) {
+      if (this.header && request.headers.get(this.header) !== key) {
         const headers = new Headers(request.headers);
-        headers.set(this.header, claimed.id);
+        headers.set(this.header, key);
         request = new Request(request, { headers });
       }
     }
