@@ -132,6 +132,8 @@ export declare class Outbox extends EventTarget {
   stats(): Promise<{ pending: number; inflight: number; dead: number; nextAttemptAt: number | null }>;
   list(): Promise<ListedEntry[]>;
   deadLetters(): Promise<ListedEntry[]>;
+  /** The queued request, decrypted, as a replay would send it; null when the entry is gone. */
+  request(id: string): Promise<Request | null>;
   requeue(id: string): Promise<boolean>;
   discard(id: string): Promise<boolean>;
   rotateKey(): Promise<{ keyId: string; resealed: number }>;

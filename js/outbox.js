@@ -718,6 +718,20 @@ export class Outbox extends EventTarget {
     return this.describe(await this.store.entries(this.name));
   }
 
+  /**
+   * An entry's queued request, decrypted, as a replay would send it (idempotency header included), or null
+   * when the entry is gone. Rejects with 'record-tampered' or 'key-lost' as a replay would fail.
+   * @param {string} id
+   * @returns {Promise<Request | null>}
+   */
+  async request(id) {
+    this.ensureOpen();
+    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'request(id) needs an entry id');
+    const row = await this.store.entry(id);
+    if (!row || row.queue !== this.name) return null;
+    return this.materialize(row);
+  }
+
   /** The dead letters, as list() describes them; `lastError` says why each died. */
   async deadLetters() {
     this.ensureOpen();

@@ -57,6 +57,8 @@ export interface SealpostWorkerConfig {
   rearmIntervalMs?: number;
   /** A routed request that has no answer after this is queued. Default 10000. */
   networkTimeoutMs?: number;
+  /** `sealpost:inspect` also returns an entry's body as text (first 4,096 characters); for demos and debugging. Default false. */
+  inspectBodies?: boolean;
   /** Storage for the outboxes, the push receiver and the preferences (default: the worker's own). */
   indexedDB?: IDBFactory;
   /** The IDBKeyRange of the same implementation as `indexedDB`. */

@@ -13,7 +13,8 @@
  *     never in the way of a fetch response);
  *   - `sealpost:flush` messages from pages (sent on `online` and `visibilitychange` by sealpost/page).
  * Messages (MessageChannel replies): sealpost:flush, :stats, :push-key, :deliver, :preferences, and
- * :inspect {queue, id} (one entry as Outbox.list() describes it: method, URL, state; never body or headers).
+ * :inspect {queue, id} (one entry as Outbox.list() describes it: method, URL, state; never headers, and the
+ *   body only when the config sets inspectBodies: true).
  * Every source goes through one limiter: at most `maxWakeupsPerMinute` flushes in any 60 s window.
  *
  * Events (ids, states, codes and counts, never plaintext) go to BroadcastChannel('sealpost').
@@ -28,6 +29,7 @@ const WASM_CACHE = 'sealpost-wasm';
 const TAG_PREFIX = 'sealpost:';
 const MINUTE = 60000;
 const STATE_DB = 'sealpost-sw';
+const INSPECT_BODY_CHARS = 4096;
 const DEFAULT_PREFERENCES = Object.freeze({ mutedCategories: [], quietHours: null });
 const TIME_OF_DAY = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
@@ -54,7 +56,8 @@ const DEFAULTS = {
  * @typedef {{wasmUrl?: string | URL, outboxes?: OutboxConfig[], push?: PushConfig | null,
  *   skipWaiting?: boolean, clientsClaim?: boolean, syncBudgetMs?: number, startupBudgetMs?: number,
  *   messageBudgetMs?: number, maxWakeupsPerMinute?: number, minWaitMs?: number, rearmIntervalMs?: number,
- *   networkTimeoutMs?: number, indexedDB?: IDBFactory, IDBKeyRange?: typeof IDBKeyRange}} SealpostWorkerConfig
+ *   networkTimeoutMs?: number, inspectBodies?: boolean, indexedDB?: IDBFactory,
+ *   IDBKeyRange?: typeof IDBKeyRange}} SealpostWorkerConfig
  */
 
 /** Where the loader will look for sealpost.wasm (the same rule as js/wasm.js). */
@@ -131,6 +134,7 @@ function normalize(config, scopeOrigin) {
     IDBKeyRange: config.IDBKeyRange,
     skipWaiting: config.skipWaiting === true,
     clientsClaim: config.clientsClaim === true,
+    inspectBodies: config.inspectBodies === true,
     outboxes,
     push,
   };
@@ -776,14 +780,20 @@ export function installSealpost(self, config) {
 
   /**
    * One entry as Outbox.list() describes it (its record opened in Wasm for method, URL and metadata;
-   * never headers or body), or null when it is gone.
+   * never headers; the body as text only with inspectBodies), or null when it is gone.
    */
   async function inspect(queue, id) {
     const [name] = queueNames(queue ?? settings.outboxes[0]?.name);
     if (!name) throw new SealpostError('invalid-argument', 'no outbox is configured');
     if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'inspect needs an entry id');
     const outbox = (await outboxes()).get(name);
-    return (await outbox.list()).find((entry) => entry.id === id) ?? null;
+    const entry = (await outbox.list()).find((item) => item.id === id) ?? null;
+    if (!entry || !settings.inspectBodies || entry.error) return entry;
+    // Opt-in (a demo's inspector): the body as text, cut at INSPECT_BODY_CHARS; headers stay sealed.
+    const request = await outbox.request(id);
+    if (!request) return null;
+    const text = await request.text();
+    return { ...entry, body: text.slice(0, INSPECT_BODY_CHARS), bodyLength: text.length };
   }
 
   async function pushKey() {

@@ -223,6 +223,15 @@ function hexDump(bytes, limit = 160) {
   return lines.join('\n');
 }
 
+/** A JSON body indented, anything else as it is. */
+function prettyBody(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
 let inspecting = false;
 async function refreshInspect() {
   if (inspecting) return;
@@ -254,7 +263,7 @@ async function refreshInspect() {
           : `${opened.method} ${opened.url}\n\n${JSON.stringify({
             state: opened.state, attempts: opened.attempts, lastError: opened.lastError,
             nextAttempt: opened.nextAttemptAt ? new Date(opened.nextAttemptAt).toLocaleTimeString() : null,
-          }, null, 2)}\n\nHeaders and body stay sealed: the worker opens them only to send.`;
+          }, null, 2)}\n\n${opened.body === undefined ? '(the body stays sealed)' : prettyBody(opened.body)}`;
       } catch (error) {
         $('inspect-plain').textContent = `The worker would not decrypt it: ${error.code ?? error.message}`;
       }

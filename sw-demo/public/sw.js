@@ -8,6 +8,7 @@ const { retry, queueOnStatus, ...worker } = config.worker;
 installSealpost(self, {
   skipWaiting: true,
   clientsClaim: true,
+  inspectBodies: true, // the demo's "Under the hood" panel shows what a queued note decrypts to
   ...worker,
   outboxes: [{
     name: 'notes',

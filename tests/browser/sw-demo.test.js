@@ -44,6 +44,7 @@ test('the field-notes demo: offline note, live states, inspector, switches, sett
     return text.includes('/api/notes') ? text : null;
   }, 'the decrypted view');
   assert.match(plain, /^POST http:\/\/127\.0\.0\.1:\d+\/api\/notes/);
+  assert.match(plain, /"text": "Kingfisher under the footbridge"/, 'the worker decrypted the body for the inspector');
 
   // Online again: the server answers 503 and the note shows its retry countdown.
   await world.context.setOffline(false);

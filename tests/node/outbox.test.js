@@ -61,6 +61,22 @@ test("a key the app put on the request is the key of every attempt; an entry id 
   assert.equal(await outbox.size(), 0);
 });
 
+test('request(id) gives the queued request decrypted, as a replay sends it; null once it is gone', async (t) => {
+  const { outbox } = await openOutbox();
+  t.after(() => outbox.close());
+  const { id } = await outbox.enqueue({ url: 'https://app.example/api/notes', method: 'PUT', body: 'kingfisher',
+    headers: { 'x-note': '1' } });
+  const request = await outbox.request(id);
+  assert.equal(request.method, 'PUT');
+  assert.equal(request.url, 'https://app.example/api/notes');
+  assert.equal(request.headers.get('x-note'), '1');
+  assert.equal(request.headers.get('idempotency-key'), id);
+  assert.equal(await request.text(), 'kingfisher');
+  await outbox.discard(id);
+  assert.equal(await outbox.request(id), null);
+  await assert.rejects(outbox.request(7), (e) => e.code === 'invalid-argument');
+});
+
 test('a Request object is queued from a clone and stays usable', async (t) => {
   const server = await startServer();
   t.after(() => server.close());

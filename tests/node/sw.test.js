@@ -187,6 +187,26 @@ test('the fetch route takes only matching requests; others reach the network unt
   assert.deepEqual(stats.queues.notes, { pending: 0, inflight: 0, dead: 0, nextAttemptAt: null }, 'nothing stays queued');
 });
 
+test('sealpost:inspect opens method and URL, and the body only with inspectBodies; headers never', async () => {
+  for (const inspectBodies of [false, true]) {
+    const scope = fakeScope();
+    scope.fetch = async () => { throw new TypeError('offline'); };
+    installSealpost(scope, { IDBKeyRange, inspectBodies,
+      outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }] });
+    const queued = await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/api/notes`, {
+      method: 'POST', body: '{"text":"heron by the lock"}', headers: { authorization: 'Bearer s3cret' } }) });
+    assert.equal(queued.response.status, 202);
+    const { id } = await queued.response.json();
+    const entry = await scope.ask({ type: 'sealpost:inspect', queue: 'notes', id });
+    assert.equal(entry.method, 'POST');
+    assert.equal(entry.url, `${ORIGIN}/api/notes`);
+    assert.ok(!JSON.stringify(entry).includes('s3cret'), 'no header value');
+    if (inspectBodies) assert.equal(entry.body, '{"text":"heron by the lock"}');
+    else assert.equal(entry.body, undefined);
+    assert.equal(await scope.ask({ type: 'sealpost:inspect', queue: 'notes', id: 'f'.repeat(32) }), null);
+  }
+});
+
 test('the network attempt carries the key every replay of the entry will carry: the app\'s own, else the entry id', async () => {
   const scope = fakeScope();
   const seen = [];
