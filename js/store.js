@@ -11,13 +11,18 @@
  *
  * `group` is the hex of a keyed BLAKE2b tag of the group name (see src/core/group_tag.hpp); `keyId` the
  * hex of the 8-byte key id of the key that sealed the record. Writes that must survive a crash use
- * `durability: 'strict'`.
+ * `durability: 'strict'`: a new entry, keys, rotation, a retry's schedule, a dead letter. The two writes of
+ * every replay, the lease (claim) and the removal after the server's success, are 'relaxed': if the system
+ * goes down before either reaches the disk, the entry is pending again and is sent again under the same
+ * idempotency key, which the server has already applied, so nothing is lost or doubled (in Chromium, one
+ * pair of bench runs: 50 → 56 entries/s drained).
  */
 import { SealpostError } from './errors.js';
 import { deleteDatabase, openDatabase, request, transaction } from './idb.js';
 
 const VERSION = 1;
 const STRICT = { durability: 'strict' };
+const RELAXED = { durability: 'relaxed' }; // see above: only for writes whose loss means a resend
 const ALL = ['entries', 'records', 'chunks', 'meta'];
 
 /** Lowest and highest keys of IndexedDB's key order, for ranges over compound keys. */
@@ -187,7 +192,7 @@ export class OutboxStore {
       if (!next) return { row: null, record: undefined };
       store.put(next);
       return { row: next, record: await request(tx.objectStore('records').get(id)) };
-    }, STRICT);
+    }, RELAXED);
   }
 
   /**
@@ -207,7 +212,7 @@ export class OutboxStore {
       tx.objectStore('records').delete(id);
       tx.objectStore('chunks').delete(this.chunkRange(id));
       return true;
-    }, STRICT);
+    }, RELAXED);
   }
 
   /**
