@@ -113,7 +113,7 @@ export async function browserBench({ smoke = false, log = () => {} } = {}) {
     log('enqueue and drain');
     const count = smoke ? 20 : 1000;
     const runs = smoke ? 1 : 3;
-    const rates = { enqueue: { sealpost: [], workbox: [], raw_idb: [] }, drain: { sealpost: [], workbox: [], fetch_loop: [] } };
+    const rates = { enqueue: { sealpost: [], workbox: [], raw_idb: [], raw_idb_strict: [] }, drain: { sealpost: [], workbox: [], fetch_loop: [] } };
     const ask = (message) => page.evaluate((m) => window.bench.queue(m), message);
     for (let run = 0; run < runs; run += 1) {
       for (const impl of Object.keys(rates.enqueue)) {

@@ -27,7 +27,7 @@ test('npm run bench -- --smoke runs every case and writes the JSON shape of the 
   }
   for (const value of Object.values(result.size_gz_bytes)) assert.ok(Number.isInteger(value) && value > 1000);
   for (const value of Object.values(result.cold_start_ms)) assert.ok(value > 0);
-  assert.deepEqual(Object.keys(result.enqueue_1kib_ops_s), ['sealpost', 'workbox', 'raw_idb']);
+  assert.deepEqual(Object.keys(result.enqueue_1kib_ops_s), ['sealpost', 'workbox', 'raw_idb', 'raw_idb_strict']);
   assert.deepEqual(Object.keys(result.drain_ops_s), ['sealpost', 'workbox', 'fetch_loop']);
   for (const key of ['enqueue_1kib_ops_s', 'drain_ops_s']) {
     for (const value of Object.values(result[key])) assert.ok(value > 0, `${key}: ${JSON.stringify(result[key])}`);
