@@ -440,7 +440,9 @@ export class Outbox extends EventTarget {
     /** @type {Map<string, number>} attempts made on each entry in this flush */
     const tried = new Map();
     const stopped = () => this.closed || signal?.aborted || this.now() >= deadline;
+    this.counts = counts;
     for (let round = 0; round < MAX_ROUNDS && !stopped(); round += 1) {
+      await this.settleRemoval();
       const rows = await this.store.entries(this.name);
       const byId = new Map(rows.map((row) => [row.id, row]));
       const plan = this.plan(rows);
@@ -463,7 +465,10 @@ export class Outbox extends EventTarget {
           blocked.add(row.group);
           continue;
         }
-        if (leased && !(await this.holdDrainer())) return this.summary(counts, true); // another drainer took over
+        if (leased && !(await this.holdDrainer())) { // another drainer took over
+          await this.settleRemoval();
+          return this.summary(counts, true);
+        }
         tried.set(id, (tried.get(id) ?? 0) + 1);
         const result = await this.attempt(row, fetchFn, signal);
         if (result === 'sent') counts.sent += 1;
@@ -473,6 +478,7 @@ export class Outbox extends EventTarget {
         if (result === 'retry' || result === 'skipped') blocked.add(row.group);
       }
     }
+    await this.settleRemoval();
     const result = await this.summary(counts);
     if (result.remaining === 0 && counts.sent + counts.dead > 0) {
       this.emit('drained', { sent: counts.sent, dead: counts.dead });
@@ -509,11 +515,22 @@ export class Outbox extends EventTarget {
    */
   async attempt(row, fetchFn, signal) {
     const leaseMs = this.policy.requestTimeoutMs + LEASE_MARGIN_MS;
-    const { row: claimed, record } = await this.store.claim(row.id, (current) => {
-      if (current.state !== row.state || current.attempts !== row.attempts) return null;
-      const now = this.now();
-      return { ...current, state: 'inflight', attempts: current.attempts + 1, leaseUntil: now + leaseMs };
-    });
+    // The previous entry's removal, if one is waiting, commits in this claim's transaction.
+    const removal = this.removal;
+    this.removal = null;
+    let claim;
+    try {
+      claim = await this.store.claim(row.id, (current) => {
+        if (current.state !== row.state || current.attempts !== row.attempts) return null;
+        const now = this.now();
+        return { ...current, state: 'inflight', attempts: current.attempts + 1, leaseUntil: now + leaseMs };
+      }, removal);
+    } catch (error) {
+      this.removal = removal; // nothing was written; the drain settles it on its own
+      throw error;
+    }
+    if (removal) this.removalDone(removal, claim.removed);
+    const { row: claimed, record } = claim;
     if (!claimed) return 'skipped';
     const fenced = (current) => current.attempts === claimed.attempts && current.state === 'inflight';
 
@@ -563,6 +580,29 @@ export class Outbox extends EventTarget {
     return this.record(claimed, outcome, fenced);
   }
 
+  /** Deletes the entry of the last successful replay, if its removal is still waiting. */
+  async settleRemoval() {
+    const removal = this.removal;
+    if (!removal) return;
+    this.removal = null;
+    let removed = false;
+    try {
+      removed = await this.store.remove(removal.id, removal.expect);
+    } catch (error) {
+      // Closed meanwhile: the entry stays inflight and is sent again, under its key, after its lease.
+      if (!this.closed) throw error;
+    }
+    this.removalDone(removal, removed);
+  }
+
+  removalDone(removal, removed) {
+    if (removed) {
+      this.emit('sent', { id: removal.id, attempts: removal.attempts, status: removal.status });
+    } else if (this.counts) {
+      this.counts.sent -= 1;
+    }
+  }
+
   /** Applies the engine's decision for one outcome. */
   async record(claimed, outcome, fenced) {
     const decision = this.core.retryDecide({
@@ -571,8 +611,10 @@ export class Outbox extends EventTarget {
       canRefresh: Boolean(this.beforeReplay), outcome,
     });
     if (decision.action === 'sent') {
-      if (!(await this.store.remove(claimed.id, fenced))) return 'skipped';
-      this.emit('sent', { id: claimed.id, attempts: claimed.attempts, status: outcome.status });
+      // Removed in the next claim's transaction, or by settleRemoval() before the drain reads the queue
+      // again: one IndexedDB commit per replayed entry instead of two. Counted as sent now; removalDone
+      // takes it back if another drainer changed the entry meanwhile.
+      this.removal = { id: claimed.id, expect: fenced, attempts: claimed.attempts, status: outcome.status };
       return 'sent';
     }
     if (decision.action === 'retry') {

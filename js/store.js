@@ -180,18 +180,22 @@ export class OutboxStore {
 
   /**
    * Leases an entry for an attempt: like update(), and reads its sealed record in the same transaction.
-   * Resolves with {row: the new row or null, record}.
+   * `removal` ({id, expect}), when given, is the previous replay's entry, deleted in the same transaction
+   * as remove() would (one commit instead of two per replayed entry). Resolves with {row: the new row or
+   * null, record, removed}.
    * @param {string} id
    * @param {(row: object) => object | null} change
+   * @param {{id: string, expect: (row: object) => boolean} | null} [removal]
    */
-  claim(id, change) {
-    return transaction(this.db, ['entries', 'records'], 'readwrite', async (tx) => {
+  claim(id, change, removal = null) {
+    return transaction(this.db, removal ? ALL : ['entries', 'records'], 'readwrite', async (tx) => {
+      const removed = removal ? await this.removeIn(tx, removal.id, removal.expect) : false;
       const store = tx.objectStore('entries');
       const row = await request(store.get(id));
       const next = row ? change(row) : null;
-      if (!next) return { row: null, record: undefined };
+      if (!next) return { row: null, record: undefined, removed };
       store.put(next);
-      return { row: next, record: await request(tx.objectStore('records').get(id)) };
+      return { row: next, record: await request(tx.objectStore('records').get(id)), removed };
     }, RELAXED);
   }
 
@@ -201,18 +205,21 @@ export class OutboxStore {
    * @param {(row: object) => boolean} [expect]
    */
   remove(id, expect = () => true) {
-    return transaction(this.db, ALL, 'readwrite', async (tx) => {
-      const row = await request(tx.objectStore('entries').get(id));
-      if (!row || !expect(row)) return false;
-      const meta = tx.objectStore('meta');
-      const usage = (await request(meta.get(`usage:${row.queue}`))) ?? { entries: 1, bytes: row.size };
-      meta.put({ entries: Math.max(0, usage.entries - 1), bytes: Math.max(0, usage.bytes - row.size) },
-        `usage:${row.queue}`);
-      tx.objectStore('entries').delete(id);
-      tx.objectStore('records').delete(id);
-      tx.objectStore('chunks').delete(this.chunkRange(id));
-      return true;
-    }, RELAXED);
+    return transaction(this.db, ALL, 'readwrite', (tx) => this.removeIn(tx, id, expect), RELAXED);
+  }
+
+  /** remove() inside a transaction over every store. */
+  async removeIn(tx, id, expect) {
+    const row = await request(tx.objectStore('entries').get(id));
+    if (!row || !expect(row)) return false;
+    const meta = tx.objectStore('meta');
+    const usage = (await request(meta.get(`usage:${row.queue}`))) ?? { entries: 1, bytes: row.size };
+    meta.put({ entries: Math.max(0, usage.entries - 1), bytes: Math.max(0, usage.bytes - row.size) },
+      `usage:${row.queue}`);
+    tx.objectStore('entries').delete(id);
+    tx.objectStore('records').delete(id);
+    tx.objectStore('chunks').delete(this.chunkRange(id));
+    return true;
   }
 
   /**
