@@ -132,6 +132,8 @@ export declare class Outbox extends EventTarget {
   stats(): Promise<{ pending: number; inflight: number; dead: number; nextAttemptAt: number | null }>;
   list(): Promise<ListedEntry[]>;
   deadLetters(): Promise<ListedEntry[]>;
+  /** One entry as list() describes it; null when it is not in this queue. */
+  entry(id: string): Promise<ListedEntry | null>;
   /** The queued request, decrypted, as a replay would send it; null when the entry is gone. */
   request(id: string): Promise<Request | null>;
   requeue(id: string): Promise<boolean>;

@@ -437,10 +437,20 @@ export class Outbox extends EventTarget {
 
   async drain(deadline, fetchFn, signal, leased) {
     const counts = { sent: 0, retrying: 0, dead: 0 };
+    this.counts = counts;
+    try {
+      return await this.drainRounds(counts, deadline, fetchFn, signal, leased);
+    } finally {
+      // After an error as well: the entry the server acknowledged last is still removed.
+      await this.settleRemoval().catch(() => {});
+      this.counts = null;
+    }
+  }
+
+  async drainRounds(counts, deadline, fetchFn, signal, leased) {
     /** @type {Map<string, number>} attempts made on each entry in this flush */
     const tried = new Map();
     const stopped = () => this.closed || signal?.aborted || this.now() >= deadline;
-    this.counts = counts;
     for (let round = 0; round < MAX_ROUNDS && !stopped(); round += 1) {
       await this.settleRemoval();
       const rows = await this.store.entries(this.name);
@@ -758,6 +768,14 @@ export class Outbox extends EventTarget {
   async list() {
     this.ensureOpen();
     return this.describe(await this.store.entries(this.name));
+  }
+
+  /** One entry as list() describes it, or null when it is not in this queue. */
+  async entry(id) {
+    this.ensureOpen();
+    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'entry(id) needs an entry id');
+    const row = await this.store.entry(id);
+    return row && row.queue === this.name ? (await this.describe([row]))[0] : null;
   }
 
   /**

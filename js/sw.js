@@ -563,9 +563,9 @@ export function installSealpost(self, config) {
       let waiting = 0;
       try {
         outbox = (await outboxes()).get(route.name);
-        const group = route.group ? route.group(original) : undefined;
+        const group = route.group?.(original);
         if (route.fifo) waiting = await outbox.size();
-        ({ id } = await outbox.enqueue(original, group === undefined || group === null ? {} : { group }));
+        ({ id } = await outbox.enqueue(original, { group }));
       } catch (error) {
         // Nothing could be stored (quota, storage, module): the request goes out unprotected, and says so.
         const info = errorInfo(error);
@@ -787,7 +787,7 @@ export function installSealpost(self, config) {
     if (!name) throw new SealpostError('invalid-argument', 'no outbox is configured');
     if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'inspect needs an entry id');
     const outbox = (await outboxes()).get(name);
-    const entry = (await outbox.list()).find((item) => item.id === id) ?? null;
+    const entry = await outbox.entry(id);
     if (!entry || !settings.inspectBodies || entry.error) return entry;
     // Opt-in (a demo's inspector): the body as text, cut at INSPECT_BODY_CHARS; headers stay sealed.
     const request = await outbox.request(id);

@@ -72,8 +72,11 @@ test('request(id) gives the queued request decrypted, as a replay sends it; null
   assert.equal(request.headers.get('x-note'), '1');
   assert.equal(request.headers.get('idempotency-key'), id);
   assert.equal(await request.text(), 'kingfisher');
+  const entry = await outbox.entry(id);
+  assert.deepEqual([entry.id, entry.method, entry.url, entry.state], [id, 'PUT', 'https://app.example/api/notes', 'pending']);
   await outbox.discard(id);
   assert.equal(await outbox.request(id), null);
+  assert.equal(await outbox.entry(id), null);
   await assert.rejects(outbox.request(7), (e) => e.code === 'invalid-argument');
 });
 
