@@ -149,18 +149,26 @@ export async function runSoak(options = {}) {
       if (i % 100 === 99) log(`posted ${i + 1} of ${notes}`);
     }
 
-    // Back online for good (the injected faults go on): the worker's own wake-ups (sync, the page's flush
-    // requests, the start of each worker life) must now deliver everything.
+    // Back online for good (the injected faults go on): the worker's own wake-ups must now deliver
+    // everything. A sync event that ends with work left is retried by Chrome after minutes; the soak
+    // compresses that to a sync event every 10 s (as CDP dispatches it) while entries remain.
     await world.context.setOffline(false);
     const drainStart = Date.now();
+    let checks = 0;
     await until(async () => {
       const stats = await world.stats();
       const q = stats.queues.notes;
       if (q.pending + q.inflight + q.dead === 0) return true;
       if (q.dead > 0) throw new Error(`dead letters in the soak: ${JSON.stringify(q)}`);
-      await world.page.evaluate(() => window.sp.flush().catch(() => null));
+      if (checks % 10 === 0) await world.dispatchSync('sealpost:notes').catch(() => {});
+      checks += 1;
       return false;
-    }, 'the outbox to drain', drainMs, 1000);
+    }, 'the outbox to drain', drainMs, 1000).catch(async (error) => {
+      const stats = await world.stats().catch((e) => e.message);
+      const flushes = (await world.events()).filter((e) => e.type === 'flushed' || e.type === 'throttled').slice(-12);
+      throw new Error(`soak (seed ${seed}): ${error.message}; stats ${JSON.stringify(stats)}; `
+        + `last flushes ${JSON.stringify(flushes)}; ${JSON.stringify(figures)}`);
+    });
     log(`drained in ${((Date.now() - drainStart) / 1000).toFixed(1)} s`);
     await sleep(500);
 

@@ -13,7 +13,7 @@ const needsOutbox = typeof sealpost.Outbox === 'function' ? {} : { skip: 'this b
 
 test('soak: 100 notes, 30% faults, offline windows, 5 worker kills, 1 relaunch — each note once, in order per group, outbox empty', needsOutbox, async () => {
   const seed = process.env.SEALPOST_SOAK_SEED ? Number(process.env.SEALPOST_SOAK_SEED) : undefined;
-  const figures = await runSoak({ notes: 100, groups: 4, kills: 5, relaunches: 1, seed, drainMs: 120000 });
+  const figures = await runSoak({ notes: 100, groups: 4, kills: 5, relaunches: 1, seed, drainMs: 240000 });
   console.log(soakLine(figures));
   assert.equal(figures.kills, 5);
   assert.equal(figures.relaunches, 1);
