@@ -67,6 +67,7 @@ const MESSAGES = {
   'storage-full': 'the browser refused to store more data',
   closed: 'the object is closed',
   'wasm-load-failed': 'the sealpost.wasm module could not be loaded',
+  'display-failed': 'the message is valid but no notification could be shown for it',
 };
 
 export class SealpostError extends Error {

@@ -197,6 +197,8 @@ export class PushReceiver {
   readonly keyId: string;
   /** Throws SealpostError with the code of the first failed check. */
   open(envelope: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<PushMessage>;
+  /** Forgets that a message id was seen, so a redelivery opens again (for a message that could not be shown). */
+  release(id: string): Promise<void>;
   /** A new key; the previous one keeps opening envelopes for the grace period. */
   rotate(): Promise<{ publicKey: string; keyId: string }>;
   /** Crypto-shreds the push keys (stored keys first), then the seen ids: for logout. */

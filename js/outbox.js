@@ -340,16 +340,7 @@ export class Outbox extends EventTarget {
       fields.metadata = JSON.parse(text);
     }
     if (request.bodyUsed) throw new SealpostError('invalid-request', 'the request body was already read', { field: 'body' });
-    // A caller's Request is read through a clone so it stays usable; one built here is read directly.
-    let body = new Uint8Array(0);
-    if (request.body) {
-      try {
-        body = new Uint8Array(await (owned ? request : request.clone()).arrayBuffer());
-      } catch (error) {
-        throw new SealpostError('invalid-request', `the request body cannot be read: ${error.message}`,
-          { field: 'body', cause: error });
-      }
-    }
+    const body = await readBody(request, owned);
 
     const id = hex(this.core.randomBytes(16));
     const place = this.place(id);
@@ -666,15 +657,15 @@ export class Outbox extends EventTarget {
     if (fields.mode !== undefined) init.mode = fields.mode === 'navigate' ? 'same-origin' : fields.mode;
     // fetch refuses keepalive bodies over 64 KiB, and a replay has no page to outlive anyway.
     if (init.keepalive && fields.stream) init.keepalive = false;
+    // The Request owns `body` from here and it is never wiped: WebKit's Request keeps a reference to the
+    // buffer instead of copying it (the Fetch standard copies), so zeroing it would send zeros. This copy of
+    // the plaintext lives until the Request is collected after the attempt (README "Plaintext in memory").
     if (body) init.body = body;
     try {
       return new Request(fields.url, init);
     } catch {
       // A field this runtime refuses (e.g. a mode or referrer it does not allow here): keep the essentials.
       return new Request(fields.url, { method: fields.method, headers, body: init.body });
-    } finally {
-      // Request copied the bytes (fetch copies every BufferSource body); this copy of the plaintext goes.
-      if (body instanceof Uint8Array) body.fill(0);
     }
   }
 
@@ -940,6 +931,22 @@ async function discardBody(response) {
     }
     await reader.cancel();
   } catch { /* the answer is known; its body is not needed */ }
+}
+
+/**
+ * The body bytes of a request, read once. Whether there is a body is the method's to say, not
+ * `request.body`'s: Firefox has no `Request.prototype.body`, so a POST there has `body === undefined`
+ * and a body all the same. A caller's Request is read through a clone so it stays usable; one built here
+ * is read directly.
+ */
+async function readBody(request, owned) {
+  if (request.method === 'GET' || request.method === 'HEAD') return new Uint8Array(0);
+  try {
+    return new Uint8Array(await (owned ? request : request.clone()).arrayBuffer());
+  } catch (error) {
+    throw new SealpostError('invalid-request', `the request body cannot be read: ${error.message}`,
+      { field: 'body', cause: error });
+  }
 }
 
 /** A Request from a Request or a plain init; 'invalid-request' when fetch would refuse it. */

@@ -156,7 +156,7 @@ export class SealpostConnection extends EventTarget {
   /**
    * Hands a sealed envelope to the worker as if a push had carried it (for simulated delivery).
    * @param {Uint8Array | ArrayBuffer | string} envelope  raw bytes or base64url text
-   * @returns {Promise<{shown: true, tag: string | null} | {shown: 'fallback', code: string}>}
+   * @returns {Promise<{shown: true, tag: string | null, silent: boolean} | {shown: 'fallback' | false, code: string}>}
    */
   deliver(envelope) {
     return this.request({ type: 'sealpost:deliver', envelope });

@@ -334,6 +334,17 @@ export class PushReceiver {
   }
 
   /**
+   * Forgets that a message id was seen, so a redelivery of the envelope opens again. For a message that
+   * was opened but could not be acted on (the worker calls it when no notification could be shown).
+   * @param {string} id
+   */
+  async release(id) {
+    this.ensureOpen();
+    await transaction(this.db, 'seen', 'readwrite', (tx) => request(tx.objectStore('seen').delete(id)),
+      { durability: 'strict' });
+  }
+
+  /**
    * Replaces the device key. The previous key keeps opening envelopes for `gracePeriodMs`, so pushes
    * sealed before the app server learns the new key still arrive.
    * @returns {Promise<{publicKey: string, keyId: string}>}  the new key, for the app server

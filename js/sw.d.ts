@@ -84,7 +84,9 @@ export interface QueueStats {
 
 export type DeliverResult =
   | { shown: true; tag: string | null; silent: boolean }
-  | { shown: 'fallback'; code: string };
+  | { shown: 'fallback'; code: string }
+  /** Nothing could be shown (this context may not show notifications); `code` is the verdict. */
+  | { shown: false; code: string };
 
 export interface Preferences {
   mutedCategories: string[];

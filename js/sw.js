@@ -655,24 +655,41 @@ export function installSealpost(self, config) {
     return fromBase64url(data.text().trim()) ?? bytes;
   }
 
+  /** Shows the fallback notification (one shared tag); false when this context may not show any. */
   async function showFallback(code) {
     const { title, ...options } = settings.push.fallback;
-    await self.registration.showNotification(title, { ...options, data: { fallback: true, code } });
-    broadcast({ type: 'push-rejected', code });
-    return { shown: 'fallback', code };
+    try {
+      await self.registration.showNotification(title, { ...options, data: { fallback: true, code } });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
+  /** The verdict on a message that is not shown as itself: broadcast first, then the fallback if it can be. */
+  async function rejected(code, id) {
+    broadcast({ type: 'push-rejected', code, ...(id ? { id } : {}) });
+    return (await showFallback(code)) ? { shown: 'fallback', code } : { shown: false, code };
+  }
+
+  /**
+   * Opens, checks and shows one envelope. The id is recorded as seen when the envelope opens (so two
+   * concurrent deliveries show it once) and released again if no notification could be shown for it,
+   * so a redelivery is not refused as `replayed`: a message is lost to neither order.
+   */
   async function handlePush(data) {
+    let rx;
     let message;
     try {
-      const rx = await receiver();
+      rx = await receiver();
       message = await rx.open(envelopeBytes(data));
     } catch (error) {
-      return showFallback(errorInfo(error).code);
+      return rejected(errorInfo(error).code);
     }
+    let options;
     try {
       const prefs = await preferences();
-      let options = notificationFor(message);
+      options = notificationFor(message);
       let title = message.title;
       if (typeof settings.push.onMessage === 'function') {
         const custom = await settings.push.onMessage(message);
@@ -689,8 +706,9 @@ export function installSealpost(self, config) {
       broadcast({ type: 'push-shown', id: message.id, tag: options.tag ?? null, silent: options.silent === true,
         reason: muted ? 'muted-category' : quiet ? 'quiet-hours' : null });
       return { shown: true, tag: options.tag ?? null, silent: options.silent === true };
-    } catch (error) {
-      return showFallback(errorInfo(error).code);
+    } catch {
+      await rx.release(message.id).catch(() => {});
+      return rejected('display-failed', message.id);
     }
   }
 
