@@ -13,6 +13,8 @@ export interface LoadOptions {
   wasmBinary?: BufferSource;
   /** A compiled module, if you have one already. */
   wasmModule?: WebAssembly.Module;
+  /** Fetches `wasmUrl` instead of `fetch` (e.g. from Cache Storage first); the loader compiles the response. */
+  fetchModule?: (url: URL) => Promise<Response>;
 }
 
 /** Loads and compiles sealpost.wasm once per worker lifetime; rejects with code 'wasm-load-failed'. */

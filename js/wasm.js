@@ -56,8 +56,8 @@ function loadFailed(message, cause) {
   return new SealpostError('wasm-load-failed', message, { cause });
 }
 
-async function fetchAndCompile(url) {
-  const request = () => fetch(url, { credentials: 'same-origin' });
+async function fetchAndCompile(url, fetchModule) {
+  const request = () => (fetchModule ? fetchModule(url) : fetch(url, { credentials: 'same-origin' }));
   if (typeof WebAssembly.compileStreaming === 'function') {
     try {
       return await WebAssembly.compileStreaming(request());
@@ -78,8 +78,10 @@ async function readAndCompile(url) {
 }
 
 /**
- * The compiled module, compiled once per URL (or taken from `wasmModule` / `wasmBinary`).
- * @param {{wasmUrl?: string|URL, wasmBinary?: BufferSource, wasmModule?: WebAssembly.Module}} [options]
+ * The compiled module, compiled once per URL (or taken from `wasmModule` / `wasmBinary`). `fetchModule`
+ * fetches the URL instead of `fetch` (the service worker answers from Cache Storage first with it).
+ * @param {{wasmUrl?: string|URL, wasmBinary?: BufferSource, wasmModule?: WebAssembly.Module,
+ *   fetchModule?: (url: URL) => Promise<Response>}} [options]
  * @returns {Promise<WebAssembly.Module>}
  */
 export function loadModule(options = {}) {
@@ -93,7 +95,7 @@ export function loadModule(options = {}) {
   const key = url.href;
   let promise = compiled.get(key);
   if (!promise) {
-    promise = (url.protocol === 'file:' ? readAndCompile(url) : fetchAndCompile(url)).catch((e) => {
+    promise = (url.protocol === 'file:' ? readAndCompile(url) : fetchAndCompile(url, options.fetchModule)).catch((e) => {
       compiled.delete(key);
       throw loadFailed(`sealpost.wasm could not be loaded from ${key}: ${e.message}`, e);
     });
