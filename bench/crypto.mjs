@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-import { createCore, KeyKind } from '../js/wasm.js';
+import { createCore, KeyKind } from '../js/wasm/loader.js';
 import { equalBytes, interleaved } from './lib/measure.mjs';
 
 const require = createRequire(import.meta.url);
@@ -35,26 +35,26 @@ export function runNative({ minMs, runs }) {
  */
 export async function aead({ sizes, minMs, runs, sodium }) {
   const core = await createCore();
-  const handle = core.generateKey(KeyKind.symmetric);
+  const handle = core.keyGenerate(KeyKind.symmetric);
   const place = { database: 'sealpost-bench', queue: 'bench', id: '0123456789abcdef0123456789abcdef' };
   const key = sodium.crypto_aead_xchacha20poly1305_ietf_keygen();
   const results = {};
   for (const size of sizes) {
     const message = sodium.randombytes_buf(size);
-    const sealed = core.sealRecord(handle, place, message);
-    if (!equalBytes(core.openRecord(handle, place, sealed), message)) throw new Error('sealpost AEAD self-check failed');
+    const sealed = core.recordSeal(handle, place, message);
+    if (!equalBytes(core.recordOpen(handle, place, sealed), message)) throw new Error('sealpost AEAD self-check failed');
     const nonce = sodium.randombytes_buf(24);
     const c = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(message, null, null, nonce, key);
     if (!equalBytes(sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, c, null, nonce, key), message)) {
       throw new Error('libsodium-wrappers AEAD self-check failed');
     }
     results[size] = interleaved({
-      sealpost: () => core.sealRecord(handle, place, message),
+      sealpost: () => core.recordSeal(handle, place, message),
       libsodium_wrappers: () => sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
         message, null, null, sodium.randombytes_buf(24), key),
     }, { minMs, runs });
   }
-  core.releaseKey(handle);
+  core.keyRelease(handle);
   return results;
 }
 

@@ -8,8 +8,8 @@ import { IDBFactory } from 'fake-indexeddb';
 import { createHash, randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
-import { Outbox } from '../js/outbox.js';
-import { createCore } from '../js/wasm.js';
+import { Outbox } from '../js/outbox/outbox.js';
+import { createCore } from '../js/wasm/loader.js';
 import { startServer } from '../tests/node/loopback-server.js';
 
 const entries = Number(process.argv[2] ?? 1000);

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { IDBFactory } from 'fake-indexeddb';
 import sodium from 'libsodium-wrappers';
 
-import { createCore, KeyKind, WasmCore } from '../js/wasm.js';
-import { PushReceiver } from '../js/push.js';
+import { createCore, KeyKind, instantiateSync } from '../js/wasm/loader.js';
+import { PushReceiver } from '../js/push/receiver.js';
 import { generateSignerKeyPair, sealPush } from '../js/server.js';
 import { fromBase64url } from '../js/base64url.js';
 
@@ -33,9 +33,9 @@ async function measure(name, fn) {
 }
 
 const core = await createCore();
-const device = core.generateKey(KeyKind.box);
-const devicePublic = core.publicKey(device);
-const deviceSecret = core.exportKey(device).slice(0, 32);
+const device = core.keyGenerate(KeyKind.box);
+const devicePublic = core.keyPublic(device);
+const deviceSecret = core.keyExport(device).slice(0, 32);
 const signer = generateSignerKeyPair();
 const signerPublic = fromBase64url(signer.publicKey);
 const signerSecret = fromBase64url(signer.secretKey);
@@ -63,7 +63,7 @@ function lwOpen(envelope) {
 const ours = sealPush({ recipientPublicKey: devicePublic, message, signer, now: NOW * 1000 });
 if (lwOpen(ours).title !== message.title) throw new Error('libsodium-wrappers cannot open our envelope');
 const theirs = lwSeal(0);
-if (core.openPush([device], [signerPublic], theirs, NOW, 300).message.title !== message.title) {
+if (core.pushOpen([device], [signerPublic], theirs, NOW, 300).message.title !== message.title) {
   throw new Error('we cannot open libsodium-wrappers\' envelope');
 }
 
@@ -86,14 +86,14 @@ const rows = [
   await measure('seal, signed (sealPush, Wasm)', () => sealPush({ recipientPublicKey: devicePublic, message, signer, now: NOW * 1000 })),
   await measure('seal, signed (WasmCore.sealPush, key handle kept)', (() => {
     // Sealing and signing live in the server module (dist/sealpost-server.wasm), as sealpost/server uses it.
-    const server = WasmCore.instantiateSync(new WebAssembly.Module(
+    const server = instantiateSync(new WebAssembly.Module(
       readFileSync(new URL('../dist/sealpost-server.wasm', import.meta.url))));
-    const handle = server.importKey(KeyKind.sign, signerSecret);
-    return () => server.sealPush(devicePublic, handle, messageJson, NOW, 3000);
+    const handle = server.keyImport(KeyKind.sign, signerSecret);
+    return () => server.pushSeal(devicePublic, handle, messageJson, NOW, 3000);
   })()),
   await measure('seal, signed (libsodium-wrappers 0.8.4, same primitives)', (i) => lwSeal(i)),
   await measure('open, signed (WasmCore.openPush: every check but replay)', (i) =>
-    core.openPush([device], [signerPublic], envelopes[i % envelopes.length], NOW, 300)),
+    core.pushOpen([device], [signerPublic], envelopes[i % envelopes.length], NOW, 300)),
   await measure('open, signed (libsodium-wrappers 0.8.4: box + signature + JSON.parse)', (i) =>
     lwOpen(lwEnvelopes[i % lwEnvelopes.length])),
   await measure('open, signed (PushReceiver.open: + seen id in fake-indexeddb)', async () => {

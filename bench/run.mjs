@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { aead, loadSodium, makeEnvelope, runNative, wrappersPushOpen } from './crypto.mjs';
 import { interleavedBatches } from './lib/measure.mjs';
 import { IDBFactory } from 'fake-indexeddb';
-import { PushReceiver } from '../js/push.js';
+import { PushReceiver } from '../js/push/receiver.js';
 import { generateSignerKeyPair, sealPush } from '../js/server.js';
 import { fromBase64url } from '../js/base64url.js';
 import { sizes } from './size.mjs';

@@ -4,6 +4,6 @@
  * script, the module is looked for beside the worker script unless `wasmUrl` says otherwise.
  */
 import * as api from './index.js';
-import { createCore, KeyKind } from './wasm.js';
+import { createCore, KeyKind } from './wasm/loader.js';
 
 globalThis.sealpost = Object.freeze({ ...api, createCore, KeyKind });

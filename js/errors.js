@@ -91,10 +91,21 @@ export function statusCode(status) {
   return STATUS_NAMES[status] ?? `status-${status}`;
 }
 
-/** Throws a SealpostError for a non-zero status. */
-export function check(status, context) {
+/** Status numbers by name (STATUS_NAMES turned around), for callers that test a status before throwing. */
+export const STATUS = Object.freeze(Object.fromEntries(
+  Object.entries(STATUS_NAMES).map(([status, name]) => [name, Number(status)])));
+
+/**
+ * Throws a SealpostError for a non-zero status. `details` go on the error (e.g. `field`, `size`);
+ * `details.message` replaces the table's text.
+ * @param {number} status
+ * @param {string | null} [context]  what was being done, prefixed to the message
+ * @param {{message?: string, [key: string]: unknown}} [details]
+ */
+export function check(status, context, details = {}) {
   if (status === 0) return;
   const code = statusCode(status);
-  const detail = MESSAGES[code] ?? `unknown status ${status}`;
-  throw new SealpostError(code, context ? `${context}: ${detail}` : detail, { status });
+  const { message, ...rest } = details;
+  const detail = message ?? MESSAGES[code] ?? `unknown status ${status}`;
+  throw new SealpostError(code, context ? `${context}: ${detail}` : detail, { status, ...rest });
 }

@@ -2,15 +2,15 @@
  * sealpost: an encrypted, crash-safe outbox and sealed push payloads for service workers.
  * Runs in service workers (module and classic), pages, workers and Node >= 20.16.
  */
-import { ready as readyCore } from './wasm.js';
+import { ready as readyCore } from './wasm/loader.js';
 
 export { SealpostError } from './errors.js';
 export { toBase64url, fromBase64url } from './base64url.js';
 // outbox
-export { Outbox } from './outbox.js';
-export { WebCryptoKeyStore } from './keystore.js';
+export { Outbox } from './outbox/outbox.js';
+export { WebCryptoKeyStore } from './storage/keystore.js';
 // push
-export { PushReceiver } from './push.js';
+export { PushReceiver } from './push/receiver.js';
 
 /**
  * Loads and compiles sealpost.wasm once for this worker (or page, or process) and resolves when it can

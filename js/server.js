@@ -16,7 +16,7 @@ import webpush from 'web-push';
 
 import { SealpostError } from './errors.js';
 import { fromBase64url, toBase64url } from './base64url.js';
-import { KeyKind, WasmCore } from './wasm.js';
+import { KeyKind, instantiateSync } from './wasm/loader.js';
 
 export const DEFAULT_MAX_ENVELOPE_BYTES = 3000;
 export const MAX_ENVELOPE_CEILING = 3993;
@@ -28,7 +28,7 @@ let core = null;
 function serverCore() {
   if (!core || core.broken) {
     const bytes = readFileSync(new URL('../dist/sealpost-server.wasm', import.meta.url));
-    core = WasmCore.instantiateSync(new WebAssembly.Module(bytes));
+    core = instantiateSync(new WebAssembly.Module(bytes));
   }
   return core;
 }
@@ -55,16 +55,16 @@ function nowMs(now) {
  */
 export function generateSignerKeyPair() {
   const wasm = serverCore();
-  const handle = wasm.generateKey(KeyKind.sign);
+  const handle = wasm.keyGenerate(KeyKind.sign);
   try {
-    const secret = wasm.exportKey(handle);
+    const secret = wasm.keyExport(handle);
     try {
-      return { publicKey: toBase64url(wasm.publicKey(handle)), secretKey: toBase64url(secret) };
+      return { publicKey: toBase64url(wasm.keyPublic(handle)), secretKey: toBase64url(secret) };
     } finally {
       secret.fill(0);
     }
   } finally {
-    wasm.releaseKey(handle);
+    wasm.keyRelease(handle);
   }
 }
 
@@ -104,11 +104,11 @@ export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes
     if (!(secret instanceof Uint8Array) || secret.length !== 64) {
       throw new SealpostError('invalid-argument', 'signer.secretKey must be a 64-byte Ed25519 secret key');
     }
-    handle = wasm.importKey(KeyKind.sign, secret);
+    handle = wasm.keyImport(KeyKind.sign, secret);
     if (typeof signer.secretKey === 'string') secret.fill(0);
   }
   try {
-    return Buffer.from(wasm.sealPush(recipient, handle, json, seconds, maxEnvelopeBytes));
+    return Buffer.from(wasm.pushSeal(recipient, handle, json, seconds, maxEnvelopeBytes));
   } catch (error) {
     // Anything but a SealpostError (a trap, a stack overflow) may leave the instance inconsistent:
     // the next call gets a fresh one.
@@ -118,7 +118,7 @@ export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes
     }
     throw error;
   } finally {
-    if (handle) wasm.releaseKey(handle);
+    if (handle) wasm.keyRelease(handle);
   }
 }
 

@@ -22,7 +22,7 @@
 import * as sealpost from './index.js';
 import { SealpostError } from './errors.js';
 import { fromBase64url } from './base64url.js';
-import { openDatabase, request, transaction } from './idb.js';
+import { openDatabase, request, transaction } from './storage/idb.js';
 
 const CHANNEL = 'sealpost';
 const WASM_CACHE = 'sealpost-wasm';

@@ -202,7 +202,7 @@ test('push: a valid message that cannot be displayed is display-failed, broadcas
 test('the module loads over HTTP with a wrong Content-Type, and where compileStreaming is missing', async (t) => {
   const { createServer } = await import('node:http');
   const { readFile } = await import('node:fs/promises');
-  const { loadModule } = await import('../../js/wasm.js');
+  const { loadModule } = await import('../../js/wasm/loader.js');
   const bytes = await readFile(new URL('../../dist/sealpost.wasm', import.meta.url));
   let served = 0;
   const server = createServer((req, res) => {

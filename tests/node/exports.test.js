@@ -1,10 +1,10 @@
-// The boundary: the module exports exactly the checked-in list, js/wasm.js calls nothing else,
+// The boundary: the module exports exactly the checked-in lists, each js/wasm/ file calls only its area's,
 // the status tables of C++ and JS agree, and no shipped JS evaluates strings.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 
-import { createCore, loadModule, KeyKind } from '../../js/wasm.js';
+import { createCore, loadModule, KeyKind } from '../../js/wasm/loader.js';
 import { STATUS_NAMES, SealpostError } from '../../js/errors.js';
 import { root, hex } from './helpers.js';
 
@@ -33,38 +33,66 @@ for (const [file, listed] of [['sealpost.wasm', workerListed], ['sealpost-server
   });
 }
 
-test('js/ calls only listed exports; only sealpost/server calls server-only ones', () => {
+// Each file of js/wasm/ pairs with one export area of src/wasm/ and calls only that area's exports.
+const PAIRS = {
+  'core.js': ['exports.txt'],
+  'outbox.js': ['exports_outbox.txt'],
+  'push.js': ['exports_push.txt', 'exports_push.server.txt'],
+};
+
+/** Every .js file under js/, as paths relative to js/. */
+function jsFiles(dir = '') {
+  return readdirSync(new URL(`js/${dir}`, root), { withFileTypes: true }).flatMap((entry) => {
+    if (entry.isDirectory()) return jsFiles(`${dir}${entry.name}/`);
+    return entry.name.endsWith('.js') ? [`${dir}${entry.name}`] : [];
+  });
+}
+
+test('each js/wasm/ file calls only the exports of its area, each named after its export', () => {
   // Callers reach exports as `x.sp_name` inside WasmCore#call((frame, x) => ...).
-  const called = [];
-  for (const file of readdirSync(new URL('js/', root)).filter((f) => f.endsWith('.js'))) {
+  const called = new Set();
+  for (const file of jsFiles()) {
     const source = readFileSync(new URL(`js/${file}`, root), 'utf8');
-    for (const m of source.matchAll(/\bx\.(sp_[a-z0-9_]+)/g)) called.push([m[1], file]);
-  }
-  assert.ok(called.length >= 10);
-  const serverOnly = serverListed.filter((n) => !workerListed.includes(n));
-  assert.ok(serverOnly.includes('sp_push_seal'));
-  for (const [name, file] of called) {
-    assert.ok(serverListed.includes(name), `js/${file} calls ${name}, which no list in src/wasm names`);
-    if (serverOnly.includes(name)) {
-      // WasmCore methods for server-only exports live in js/wasm.js and are called from js/server.js only.
-      for (const other of readdirSync(new URL('js/', root)).filter((f) => f.endsWith('.js') && f !== 'server.js')) {
-        const source = readFileSync(new URL(`js/${other}`, root), 'utf8');
-        const method = methodCalling(name);
-        if (method && other !== 'wasm.js') {
-          assert.doesNotMatch(source, new RegExp(`\\.${method}\\(`), `js/${other} calls ${method} (${name})`);
-        }
-      }
+    const names = [...source.matchAll(/\bx\.(sp_[a-z0-9_]+)/g)].map((m) => m[1]);
+    if (!file.startsWith('wasm/')) {
+      assert.deepEqual(names, [], `js/${file} calls exports itself`);
+      continue;
     }
+    const area = PAIRS[file.slice('wasm/'.length)];
+    if (!area) {
+      assert.deepEqual(names, [], `js/${file} is not an export area's file`);
+      continue;
+    }
+    const allowed = namesIn(area);
+    for (const name of names) {
+      assert.ok(allowed.includes(name), `js/${file} calls ${name}, which is not in ${area.join(' or ')}`);
+      called.add(name);
+      // sp_stream_seal_push ↔ streamSealPush: the method that calls it is named after it.
+      const method = methodCalling(file, name);
+      const expected = name.slice(3).replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+      assert.equal(method, expected, `js/${file}: ${name} is called from ${method}`);
+    }
+  }
+  for (const name of serverListed.filter((n) => !['malloc', 'free'].includes(n))) {
+    assert.ok(called.has(name), `${name} is listed but no js/wasm/ file calls it`);
   }
 });
 
-/** The WasmCore method whose body calls export `name`, if any. */
-function methodCalling(name) {
-  const source = readFileSync(new URL('js/wasm.js', root), 'utf8');
+test('only sealpost/server seals push messages', () => {
+  const serverOnly = serverListed.filter((n) => !workerListed.includes(n));
+  assert.deepEqual(serverOnly, ['sp_push_seal']);
+  for (const file of jsFiles().filter((f) => f !== 'server.js' && !f.startsWith('wasm/'))) {
+    const source = readFileSync(new URL(`js/${file}`, root), 'utf8');
+    assert.doesNotMatch(source, /\.pushSeal\(/, `js/${file} calls pushSeal (sp_push_seal)`);
+  }
+});
+
+/** The method (of a class or an exports object) whose body calls export `name` in a js/wasm/ file. */
+function methodCalling(file, name) {
+  const source = readFileSync(new URL(`js/${file}`, root), 'utf8');
   const at = source.indexOf(`x.${name}(`);
   if (at < 0) return null;
-  const before = source.slice(0, at);
-  const m = [...before.matchAll(/^ {2}([a-zA-Z]+)\(/gm)].pop();
+  const m = [...source.slice(0, at).matchAll(/^ {2}([a-zA-Z]+)\(/gm)].pop();
   return m ? m[1] : null;
 }
 
@@ -72,19 +100,19 @@ test('the worker module refuses Ed25519 signer keys with unsupported; its X25519
   const sodium = (await import('libsodium-wrappers')).default;
   await sodium.ready;
   const core = await createCore();
-  assert.throws(() => core.generateKey(KeyKind.sign), (e) => e instanceof SealpostError && e.code === 'unsupported');
-  assert.throws(() => core.importKey(KeyKind.sign, new Uint8Array(64)),
+  assert.throws(() => core.keyGenerate(KeyKind.sign), (e) => e instanceof SealpostError && e.code === 'unsupported');
+  assert.throws(() => core.keyImport(KeyKind.sign, new Uint8Array(64)),
     (e) => e instanceof SealpostError && e.code === 'unsupported');
   for (let i = 0; i < 20; i += 1) {
-    const handle = core.generateKey(KeyKind.box);
-    const pair = core.exportKey(handle);
+    const handle = core.keyGenerate(KeyKind.box);
+    const pair = core.keyExport(handle);
     assert.equal(hex(sodium.crypto_scalarmult_base(pair.subarray(0, 32))), hex(pair.subarray(32)));
-    assert.equal(hex(core.publicKey(handle)), hex(pair.subarray(32)));
-    core.releaseKey(core.importKey(KeyKind.box, pair));
+    assert.equal(hex(core.keyPublic(handle)), hex(pair.subarray(32)));
+    core.keyRelease(core.keyImport(KeyKind.box, pair));
     const wrong = pair.slice();
     wrong[40] ^= 1;
-    assert.throws(() => core.importKey(KeyKind.box, wrong), (e) => e.code === 'invalid-argument');
-    core.releaseKey(handle);
+    assert.throws(() => core.keyImport(KeyKind.box, wrong), (e) => e.code === 'invalid-argument');
+    core.keyRelease(handle);
   }
 });
 
@@ -96,7 +124,7 @@ test('status names agree between src/core/status.hpp and js/errors.js', async ()
 });
 
 test('no shipped JS contains eval( or new Function', () => {
-  const files = readdirSync(new URL('js/', root)).filter((f) => f.endsWith('.js')).map((f) => `js/${f}`);
+  const files = jsFiles().map((f) => `js/${f}`);
   if (existsSync(new URL('dist/sealpost.classic.js', root))) files.push('dist/sealpost.classic.js');
   assert.ok(files.length >= 4);
   for (const file of files) {

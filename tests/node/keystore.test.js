@@ -3,7 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { IDBFactory } from 'fake-indexeddb';
 
-import { WebCryptoKeyStore } from '../../js/keystore.js';
+import { WebCryptoKeyStore } from '../../js/storage/keystore.js';
 import { SealpostError } from '../../js/errors.js';
 import { indexOfBytes } from './helpers.js';
 

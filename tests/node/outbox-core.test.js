@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 
-import { createCore, KeyKind } from '../../js/wasm.js';
+import { createCore, KeyKind } from '../../js/wasm/loader.js';
 
 const core = await createCore();
 const place = { database: 'db', queue: 'q', id: 'entry-1' };
@@ -45,34 +45,34 @@ test('due plans: fifo per group, leases, expiry', () => {
 });
 
 test('request records round-trip every field; a bad field is invalid-request naming it', () => {
-  const key = core.generateKey(KeyKind.symmetric);
+  const key = core.keyGenerate(KeyKind.symmetric);
   const fields = { method: 'POST', url: 'https://a.test/x', headers: [['a', '1'], ['b', '2']], credentials: 'include',
     mode: 'cors', cache: 'no-store', redirect: 'manual', referrer: 'https://a.test/', referrerPolicy: 'origin',
     integrity: '', keepalive: true, metadata: { n: 1, s: 'x', list: [true, null] } };
   const body = Uint8Array.from({ length: 1000 }, (_, i) => (i * 31) & 0xff);
-  const sealed = core.sealRequest(key, place, fields, body);
-  const opened = core.openRequest(key, place, sealed);
+  const sealed = core.requestSeal(key, place, fields, body);
+  const opened = core.requestOpen(key, place, sealed);
   assert.deepEqual(opened.fields, fields);
   assert.deepEqual(opened.body, body);
-  assert.throws(() => core.openRequest(key, { ...place, queue: 'other' }, sealed), (e) => e.code === 'record-tampered');
+  assert.throws(() => core.requestOpen(key, { ...place, queue: 'other' }, sealed), (e) => e.code === 'record-tampered');
   for (const [bad, field] of [[{ url: 'x' }, 'method'], [{ method: 'POST', url: '' }, 'url'],
     [{ method: 'POST', url: 'u', redirect: 'x' }, 'redirect']]) {
-    assert.throws(() => core.sealRequest(key, place, bad), (e) => e.code === 'invalid-request' && e.field === field);
+    assert.throws(() => core.requestSeal(key, place, bad), (e) => e.code === 'invalid-request' && e.field === field);
   }
-  core.releaseKey(key);
+  core.keyRelease(key);
 });
 
 test('chunk streams open only in order, in place, and to the end', () => {
-  const key = core.generateKey(KeyKind.symmetric);
-  const { stream, header } = core.sealStreamInit(key, place);
-  const chunks = [0, 1, 2].map((i) => core.sealChunk(stream, new Uint8Array(1000).fill(i), i === 2));
-  core.releaseStream(stream);
+  const key = core.keyGenerate(KeyKind.symmetric);
+  const { stream, header } = core.streamSealInit(key, place);
+  const chunks = [0, 1, 2].map((i) => core.streamSealPush(stream, new Uint8Array(1000).fill(i), i === 2));
+  core.streamRelease(stream);
   const open = (order, where = place) => {
-    const opener = core.openStreamInit(key, where, header);
+    const opener = core.streamOpenInit(key, where, header);
     try {
-      return order.map((i) => core.openChunk(opener, chunks[i]));
+      return order.map((i) => core.streamOpenPull(opener, chunks[i]));
     } finally {
-      core.releaseStream(opener);
+      core.streamRelease(opener);
     }
   };
   const all = open([0, 1, 2]);
@@ -80,5 +80,5 @@ test('chunk streams open only in order, in place, and to the end', () => {
   assert.throws(() => open([1]), (e) => e.code === 'record-tampered');
   assert.throws(() => open([0, 2]), (e) => e.code === 'record-tampered');
   assert.throws(() => open([0], { ...place, id: 'entry-2' }), (e) => e.code === 'record-tampered');
-  core.releaseKey(key);
+  core.keyRelease(key);
 });

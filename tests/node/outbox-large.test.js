@@ -3,7 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
 
-import { createCore } from '../../js/wasm.js';
+import { createCore } from '../../js/wasm/loader.js';
 import { startServer } from './loopback-server.js';
 import { openOutbox } from './outbox-support.js';
 

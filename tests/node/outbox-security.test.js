@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
-import { createCore, KeyKind } from '../../js/wasm.js';
+import { createCore, KeyKind } from '../../js/wasm/loader.js';
 import { startServer } from './loopback-server.js';
 import { indexOfBytes } from './helpers.js';
 import {
@@ -199,9 +199,9 @@ test('destroy() shreds the keys first: what IndexedDB held before cannot be open
   t.after(() => again.outbox.close());
   for (const purpose of await keyStore.purposes()) {
     const bytes = await keyStore.load(purpose);
-    const handle = core.importKey(KeyKind.symmetric, bytes);
+    const handle = core.keyImport(KeyKind.symmetric, bytes);
     for (const [, id, sealed] of records) {
-      assert.throws(() => core.openRequest(handle, { database: DB, queue: 'notes', id }, sealed),
+      assert.throws(() => core.requestOpen(handle, { database: DB, queue: 'notes', id }, sealed),
         (e) => e.code === 'wrong-key' || e.code === 'record-tampered');
     }
   }

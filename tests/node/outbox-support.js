@@ -3,8 +3,8 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 
-import { Outbox } from '../../js/outbox.js';
-import { WebCryptoKeyStore } from '../../js/keystore.js';
+import { Outbox } from '../../js/outbox/outbox.js';
+import { WebCryptoKeyStore } from '../../js/storage/keystore.js';
 
 export { Outbox, WebCryptoKeyStore, IDBFactory };
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { IDBFactory } from 'fake-indexeddb';
 import sodium from 'libsodium-wrappers';
 
-import { createCore, KeyKind } from '../../js/wasm.js';
-import { PushReceiver } from '../../js/push.js';
+import { createCore, KeyKind } from '../../js/wasm/loader.js';
+import { PushReceiver } from '../../js/push/receiver.js';
 import { toBase64url } from '../../js/base64url.js';
 import { sealPush } from '../../js/server.js';
 import { readVectors, unhex, hex } from './helpers.js';
@@ -24,7 +24,7 @@ const inputBytes = (v) => (typeof input(v) === 'string' ? encoder.encode(input(v
 
 async function vectorCore() {
   const core = await createCore();
-  const handle = core.importKey(KeyKind.box, Uint8Array.of(...recipientSecret, ...recipientPublic));
+  const handle = core.keyImport(KeyKind.box, Uint8Array.of(...recipientSecret, ...recipientPublic));
   return { core, handle };
 }
 
@@ -33,7 +33,7 @@ test('vector envelopes open in Wasm to their messages', async () => {
   assert.equal(hex(core.keyId(handle)), vectors.recipient.key_id);
   assert.equal(hex(core.publicKeyId(signerPublic)), vectors.signer.key_id);
   for (const v of vectors.valid) {
-    const opened = core.openPush([handle], v.signed ? [signerPublic] : [], inputBytes(v), vectors.now,
+    const opened = core.pushOpen([handle], v.signed ? [signerPublic] : [], inputBytes(v), vectors.now,
       vectors.max_skew_seconds);
     assert.deepEqual(opened.message, v.message, v.name);
     assert.equal(opened.id, v.id);
@@ -47,7 +47,7 @@ test('each error vector fails in Wasm with its code', async () => {
   const { core, handle } = await vectorCore();
   const codes = new Set();
   for (const v of vectors.errors) {
-    const open = () => core.openPush([handle], v.trusted_signers.map(unhex), inputBytes(v), v.now,
+    const open = () => core.pushOpen([handle], v.trusted_signers.map(unhex), inputBytes(v), v.now,
       vectors.max_skew_seconds);
     codes.add(v.code);
     if (v.code === 'replayed') {
@@ -121,9 +121,9 @@ test('envelopes sealed by sealpost open in libsodium-wrappers, byte for byte as 
 
 test('the worker module opens but does not seal', async () => {
   const { core, handle } = await vectorCore();
-  assert.throws(() => core.sealPush(recipientPublic, 0, '{"title":"t"}', vectors.now, 3000),
+  assert.throws(() => core.pushSeal(recipientPublic, 0, '{"title":"t"}', vectors.now, 3000),
     { code: 'unsupported' });
-  core.releaseKey(handle);
+  core.keyRelease(handle);
 });
 
 test('libsodium-wrappers\' own sealed boxes and signatures open in sealpost', async () => {
@@ -135,7 +135,7 @@ test('libsodium-wrappers\' own sealed boxes and signatures open in sealpost', as
     const inner = Uint8Array.of(1, ...unhex(vectors.signer.key_id), ...signature, ...body);
     const sealed = sodium.crypto_box_seal(inner, recipientPublic); // random ephemeral key each time
     const envelope = Uint8Array.of(1, ...unhex(vectors.recipient.key_id), ...sealed);
-    const opened = core.openPush([handle], [signerPublic], envelope, vectors.now, 300);
+    const opened = core.pushOpen([handle], [signerPublic], envelope, vectors.now, 300);
     assert.equal(opened.id, `lw-${i}`);
     assert.equal(opened.message.body, 'é✓'.repeat(i));
   }

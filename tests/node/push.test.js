@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { IDBFactory } from 'fake-indexeddb';
 import sodium from 'libsodium-wrappers';
 
-import { PushReceiver } from '../../js/push.js';
-import { WebCryptoKeyStore } from '../../js/keystore.js';
+import { PushReceiver } from '../../js/push/receiver.js';
+import { WebCryptoKeyStore } from '../../js/storage/keystore.js';
 import { SealpostError, STATUS_NAMES } from '../../js/errors.js';
 import { fromBase64url, toBase64url } from '../../js/base64url.js';
 import { generateSignerKeyPair, sealPush } from '../../js/server.js';
@@ -277,7 +277,7 @@ test('destroy() crypto-shreds the push keys: old envelopes never open again', as
 test('the device secret key is stored only wrapped', async () => {
   const indexedDB = new IDBFactory();
   const { rx } = await receiver({ indexedDB });
-  const secret = rx.core.exportKey(rx.current.handle);
+  const secret = rx.core.keyExport(rx.current.handle);
   const needle = secret.slice(0, 32);
   secret.fill(0);
   for (const name of ['sealpost-keys', 'sealpost-push']) {

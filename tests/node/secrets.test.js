@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
-import { createCore, KeyKind, loadModule } from '../../js/wasm.js';
-import { WebCryptoKeyStore } from '../../js/keystore.js';
-import { Outbox } from '../../js/outbox.js';
-import { PushReceiver } from '../../js/push.js';
+import { createCore, KeyKind, loadModule } from '../../js/wasm/loader.js';
+import { WebCryptoKeyStore } from '../../js/storage/keystore.js';
+import { Outbox } from '../../js/outbox/outbox.js';
+import { PushReceiver } from '../../js/push/receiver.js';
 import { startServer } from './loopback-server.js';
 
 const place = { database: 'sealpost', queue: 'notes', id: 'entry-1' };
@@ -20,7 +20,7 @@ const WINDOW = 8; // any 8 bytes of a secret in a row count as a copy of it
 
 /**
  * Offsets in Wasm memory where some WINDOW-byte run of `secret` occurs.
- * @param {import('../../js/wasm.js').WasmCore} core
+ * @param {import('../../js/wasm/loader.js').WasmCore} core
  * @param {Uint8Array} secret
  */
 function findCopies(core, secret) {
@@ -51,10 +51,10 @@ function secret(length) {
 test('the scan finds a key and a plaintext while they are in use (the check can fail)', async () => {
   const core = await createCore();
   const key = secret(32);
-  const handle = core.importKey(KeyKind.symmetric, key);
+  const handle = core.keyImport(KeyKind.symmetric, key);
   assert.ok(findCopies(core, key).length > 0, 'a loaded key is in the keyring');
   const plaintext = secret(256);
-  const sealed = core.sealRecord(handle, place, plaintext);
+  const sealed = core.recordSeal(handle, place, plaintext);
   // The open's output, read back from a Wasm pointer that is not freed yet.
   core.call((f, x) => {
     const enc = new TextEncoder();
@@ -67,7 +67,7 @@ test('the scan finds a key and a plaintext while they are in use (the check can 
       parts[2].length, input, sealed.length, out, plaintext.length, outLen), 0);
     assert.ok(findCopies(core, plaintext).length > 0, 'an opened plaintext is in its output buffer');
   });
-  core.releaseKey(handle);
+  core.keyRelease(handle);
   assert.deepEqual(findCopies(core, key), []);
   assert.deepEqual(findCopies(core, plaintext), []);
 });
@@ -76,20 +76,20 @@ test('sealing and opening a record leaves neither the key nor the plaintext in W
   const core = await createCore();
   const key = secret(32);
   const plaintext = secret(1000);
-  const handle = core.importKey(KeyKind.symmetric, key);
-  const sealed = core.sealRecord(handle, place, plaintext);
+  const handle = core.keyImport(KeyKind.symmetric, key);
+  const sealed = core.recordSeal(handle, place, plaintext);
   // A failed open (wrong place) and a tampered record go through the same buffers.
-  assert.throws(() => core.openRecord(handle, { ...place, id: 'entry-2' }, sealed), { code: 'record-tampered' });
+  assert.throws(() => core.recordOpen(handle, { ...place, id: 'entry-2' }, sealed), { code: 'record-tampered' });
   const tampered = sealed.slice();
   tampered[tampered.length - 1] ^= 1;
-  assert.throws(() => core.openRecord(handle, place, tampered), { code: 'record-tampered' });
+  assert.throws(() => core.recordOpen(handle, place, tampered), { code: 'record-tampered' });
   // The key id names the key without revealing it.
   core.keyId(handle);
   // The successful open last: nothing after it may overwrite what it left (1000 bytes end in a partial
   // 40-byte ChaCha20 block, which libsodium decrypts in a stack buffer).
-  const opened = core.openRecord(handle, place, sealed);
+  const opened = core.recordOpen(handle, place, sealed);
   assert.deepEqual(opened, plaintext);
-  core.releaseKey(handle);
+  core.keyRelease(handle);
   assert.equal(core.keyCount(), 0);
   assert.deepEqual(findCopies(core, key), [], 'key bytes left in Wasm memory');
   assert.deepEqual(findCopies(core, plaintext), [], 'plaintext left in Wasm memory');
@@ -99,10 +99,10 @@ test('many keys and records at once (keyring growth, large plaintexts) leave not
   const core = await createCore();
   const keys = Array.from({ length: 20 }, () => secret(32));
   const plaintexts = Array.from({ length: 20 }, (_, i) => secret(i === 0 ? 200_000 : 64 + i * 100));
-  const handles = keys.map((k) => core.importKey(KeyKind.symmetric, k));
-  const sealed = handles.map((h, i) => core.sealRecord(h, { ...place, id: `e${i}` }, plaintexts[i]));
-  sealed.forEach((s, i) => assert.deepEqual(core.openRecord(handles[i], { ...place, id: `e${i}` }, s), plaintexts[i]));
-  for (const h of handles) core.releaseKey(h);
+  const handles = keys.map((k) => core.keyImport(KeyKind.symmetric, k));
+  const sealed = handles.map((h, i) => core.recordSeal(h, { ...place, id: `e${i}` }, plaintexts[i]));
+  sealed.forEach((s, i) => assert.deepEqual(core.recordOpen(handles[i], { ...place, id: `e${i}` }, s), plaintexts[i]));
+  for (const h of handles) core.keyRelease(h);
   for (const k of keys) assert.deepEqual(findCopies(core, k), []);
   for (const p of plaintexts) assert.deepEqual(findCopies(core, p), []);
 });
@@ -112,14 +112,14 @@ test('generated, exported and imported box and sign keys leave no secret half be
     [await serverCore(), [KeyKind.symmetric, KeyKind.box, KeyKind.sign]]]) {
     const exported = [];
     for (const kind of kinds) {
-      const handle = core.generateKey(kind);
-      const bytes = core.exportKey(handle);
-      core.releaseKey(handle);
+      const handle = core.keyGenerate(kind);
+      const bytes = core.keyExport(handle);
+      core.keyRelease(handle);
       // Import the exported bytes again (the path a key takes when it is unwrapped from storage).
-      const again = core.importKey(kind, bytes);
+      const again = core.keyImport(kind, bytes);
       core.keyId(again);
-      if (kind !== KeyKind.symmetric) core.publicKey(again);
-      core.releaseKey(again);
+      if (kind !== KeyKind.symmetric) core.keyPublic(again);
+      core.keyRelease(again);
       exported.push(kind === KeyKind.symmetric ? bytes : bytes.subarray(0, 32)); // the secret half
     }
     for (const bytes of exported) assert.deepEqual(findCopies(core, bytes), []);
@@ -211,12 +211,12 @@ test('keys stored through the key store are never in IndexedDB unwrapped; the wr
   const keyStore = await WebCryptoKeyStore.open({ indexedDB });
   const raw = [];
   for (const [name, kind] of Object.entries(KeyKind)) {
-    const handle = core.generateKey(kind);
-    const bytes = core.exportKey(handle);
+    const handle = core.keyGenerate(kind);
+    const bytes = core.keyExport(handle);
     raw.push(bytes.slice());
     await keyStore.store(`${name}:${Buffer.from(core.keyId(handle)).toString('hex')}`, bytes);
     bytes.fill(0);
-    core.releaseKey(handle);
+    core.keyRelease(handle);
   }
   const dump = await dumpIndexedDB(indexedDB);
   assert.deepEqual(dump.databases, ['sealpost-keys']);
@@ -247,23 +247,23 @@ test('keys stored through the key store are never in IndexedDB unwrapped; the wr
 test('sealing and opening a push message leaves neither keys nor message text in Wasm memory', async () => {
   const core = await createCore(); // the device
   const server = await serverCore(); // the app server
-  const device = core.generateKey(KeyKind.box);
-  const signer = server.generateKey(KeyKind.sign);
-  const deviceKey = core.exportKey(device);
-  const signerKey = server.exportKey(signer);
-  const signerPublic = server.publicKey(signer);
+  const device = core.keyGenerate(KeyKind.box);
+  const signer = server.keyGenerate(KeyKind.sign);
+  const deviceKey = core.keyExport(device);
+  const signerKey = server.keyExport(signer);
+  const signerPublic = server.keyPublic(signer);
   // Random printable text, so that no 8-byte run of it is in memory by chance.
   const text = (n) => Buffer.from(randomBytes(n)).toString('base64url').slice(0, n);
   const title = text(100);
   const body = text(1500);
   const now = 1_700_000_000;
-  const envelope = server.sealPush(core.publicKey(device), signer, JSON.stringify({ title, body, data: { note: body.slice(0, 40) } }),
+  const envelope = server.pushSeal(core.keyPublic(device), signer, JSON.stringify({ title, body, data: { note: body.slice(0, 40) } }),
     now, 3000);
-  const opened = core.openPush([device], [signerPublic], envelope, now, 300);
+  const opened = core.pushOpen([device], [signerPublic], envelope, now, 300);
   assert.equal(opened.message.title, title);
   assert.equal(opened.message.body, body);
-  core.releaseKey(device);
-  server.releaseKey(signer);
+  core.keyRelease(device);
+  server.keyRelease(signer);
   const utf8 = (t) => new TextEncoder().encode(t);
   for (const [name, instance] of [['sealpost.wasm', core], ['sealpost-server.wasm', server]]) {
     assert.deepEqual(findCopies(instance, deviceKey.subarray(0, 32)), [], `device secret key left in ${name}`);
@@ -297,10 +297,10 @@ test('every secret-handling call leaves the stack below its own frame zeroed', a
     return { dirty, depth: sp - deepest };
   };
   const place = { database: 'd'.repeat(300), queue: 'q', id: 'i' };
-  const sym = core.generateKey(KeyKind.symmetric);
-  const device = core.generateKey(KeyKind.box);
-  const signer = server.generateKey(KeyKind.sign);
-  const signerPublic = server.publicKey(signer);
+  const sym = core.keyGenerate(KeyKind.symmetric);
+  const device = core.keyGenerate(KeyKind.box);
+  const signer = server.keyGenerate(KeyKind.sign);
+  const signerPublic = server.keyPublic(signer);
   const plaintext = secret(100_000);
   let sealed;
   let envelope;
@@ -312,24 +312,24 @@ test('every secret-handling call leaves the stack below its own frame zeroed', a
   const message = JSON.stringify({ title: 't'.repeat(256), body: 'b'.repeat(2000), tag: 'x', renotify: true,
     actions: [{ action: 'a', title: 'A' }, { action: 'b', title: 'B', icon: '/i' }], data: { deep: [[[[{ a: 1 }]]]] } });
   const calls = [
-    ['generateKey (box)', core, () => core.releaseKey(core.generateKey(KeyKind.box))],
-    ['generateKey (sign)', server, () => server.releaseKey(server.generateKey(KeyKind.sign))],
-    ['importKey (box)', core, () => core.releaseKey(core.importKey(KeyKind.box, core.exportKey(device)))],
-    ['importKey (sign)', server, () => server.releaseKey(server.importKey(KeyKind.sign, server.exportKey(signer)))],
+    ['generateKey (box)', core, () => core.keyRelease(core.keyGenerate(KeyKind.box))],
+    ['generateKey (sign)', server, () => server.keyRelease(server.keyGenerate(KeyKind.sign))],
+    ['importKey (box)', core, () => core.keyRelease(core.keyImport(KeyKind.box, core.keyExport(device)))],
+    ['importKey (sign)', server, () => server.keyRelease(server.keyImport(KeyKind.sign, server.keyExport(signer)))],
     ['keyId', core, () => core.keyId(sym)],
-    ['sealRecord', core, () => { sealed = core.sealRecord(sym, place, plaintext); }],
-    ['openRecord', core, () => core.openRecord(sym, place, sealed)],
-    ['sealPush', server, () => { envelope = server.sealPush(core.publicKey(device), signer, message, 1.7e9, 3993); }],
-    ['openPush', core, () => core.openPush([device], [signerPublic], envelope, 1.7e9, 300)],
-    ['openPush (text)', core, () => core.openPush([device], [signerPublic],
+    ['sealRecord', core, () => { sealed = core.recordSeal(sym, place, plaintext); }],
+    ['openRecord', core, () => core.recordOpen(sym, place, sealed)],
+    ['sealPush', server, () => { envelope = server.pushSeal(core.keyPublic(device), signer, message, 1.7e9, 3993); }],
+    ['openPush', core, () => core.pushOpen([device], [signerPublic], envelope, 1.7e9, 300)],
+    ['openPush (text)', core, () => core.pushOpen([device], [signerPublic],
       new TextEncoder().encode(Buffer.from(envelope).toString('base64url')), 1.7e9, 300)],
     ['groupTag', core, () => core.groupTag(sym, 'a group name')],
-    ['sealRequest', core, () => { sealed = core.sealRequest(sym, place, request, plaintext.subarray(0, 5000)); }],
-    ['openRequest', core, () => core.openRequest(sym, place, sealed)],
-    ['sealStreamInit', core, () => { stream = core.sealStreamInit(sym, place); }],
-    ['sealChunk', core, () => { chunk = core.sealChunk(stream.stream, plaintext.subarray(0, 1000), true); }],
-    ['openStreamInit', core, () => { opener = core.openStreamInit(sym, place, stream.header); }],
-    ['openChunk', core, () => core.openChunk(opener, chunk)],
+    ['sealRequest', core, () => { sealed = core.requestSeal(sym, place, request, plaintext.subarray(0, 5000)); }],
+    ['openRequest', core, () => core.requestOpen(sym, place, sealed)],
+    ['sealStreamInit', core, () => { stream = core.streamSealInit(sym, place); }],
+    ['sealChunk', core, () => { chunk = core.streamSealPush(stream.stream, plaintext.subarray(0, 1000), true); }],
+    ['openStreamInit', core, () => { opener = core.streamOpenInit(sym, place, stream.header); }],
+    ['openChunk', core, () => core.streamOpenPull(opener, chunk)],
   ];
   let deepest = 0;
   for (const [name, instance, fn] of calls) {
@@ -395,16 +395,16 @@ test('the push receiver: after opening messages and closing, no device key or me
   const indexedDB = new IDBFactory();
   const keyStore = await recordingKeyStore(indexedDB);
   const server = await serverCore();
-  const signer = server.generateKey(KeyKind.sign);
+  const signer = server.keyGenerate(KeyKind.sign);
   const now = 1_700_000_000_000;
   const receiver = await PushReceiver.open({ indexedDB, keyStore, wasmModule: await loadModule(),
-    trustedSigners: [server.publicKey(signer)], now: () => now });
+    trustedSigners: [server.keyPublic(signer)], now: () => now });
   const devicePublic = new Uint8Array(Buffer.from(receiver.publicKey, 'base64url'));
   const text = (n) => Buffer.from(randomBytes(n)).toString('base64url').slice(0, n);
   const titles = [text(80), text(80)];
   const body = text(1200);
   for (const title of titles) {
-    const envelope = server.sealPush(devicePublic, signer, JSON.stringify({ title, body }), now / 1000, 3000);
+    const envelope = server.pushSeal(devicePublic, signer, JSON.stringify({ title, body }), now / 1000, 3000);
     const message = await receiver.open(envelope);
     assert.equal(message.title, title);
   }

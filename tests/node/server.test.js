@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
 
-import { PushReceiver } from '../../js/push.js';
+import { PushReceiver } from '../../js/push/receiver.js';
 import * as serverModule from '../../js/server.js';
 import {
   classifyPushStatus, generateSignerKeyPair, generateVAPIDKeys, sealPush, sendSealedPush, sendToMany,

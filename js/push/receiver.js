@@ -11,11 +11,11 @@
  *   seen: {id, expiresAt} keyed by id, indexed by expiresAt (Unix seconds) for pruning
  * Key store purposes: 'push:<name>:<keyId>'.
  */
-import { SealpostError } from './errors.js';
-import { fromBase64url, toBase64url } from './base64url.js';
-import { deleteDatabase, openDatabase, request, transaction } from './idb.js';
-import { WebCryptoKeyStore } from './keystore.js';
-import { KeyKind, ready } from './wasm.js';
+import { SealpostError } from '../errors.js';
+import { fromBase64url, toBase64url } from '../base64url.js';
+import { deleteDatabase, openDatabase, request, transaction } from '../storage/idb.js';
+import { WebCryptoKeyStore } from '../storage/keystore.js';
+import { KeyKind, ready } from '../wasm/loader.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 const CURRENT = 'current';
@@ -86,7 +86,7 @@ export class PushReceiver {
    *   trustedSigners?: Array<string | Uint8Array>,  // Ed25519 public keys; empty: signatures not required
    *   maxSkewSeconds?: number,       // how far in the future `iat` may be (default 300)
    *   gracePeriodMs?: number,        // how long a previous key still opens envelopes after rotate() (default 7 days)
-   *   keyStore?: import('./keystore.js').WebCryptoKeyStore,  // default: WebCryptoKeyStore on `indexedDB`
+   *   keyStore?: import('../storage/keystore.js').WebCryptoKeyStore,  // default: WebCryptoKeyStore on `indexedDB`
    *   indexedDB?: IDBFactory,        // default: globalThis.indexedDB
    *   name?: string,                 // IndexedDB database name (default 'sealpost-push')
    *   now?: () => number,            // clock in ms (default Date.now)
@@ -176,7 +176,7 @@ export class PushReceiver {
     }
     if (!bytes) return 0;
     try {
-      return this.core.importKey(KeyKind.box, bytes);
+      return this.core.keyImport(KeyKind.box, bytes);
     } finally {
       bytes.fill(0);
     }
@@ -184,13 +184,13 @@ export class PushReceiver {
 
   /** Generates a key in Wasm and stores it wrapped; returns its handle and id. */
   async createKey() {
-    const handle = this.core.generateKey(KeyKind.box);
+    const handle = this.core.keyGenerate(KeyKind.box);
     const keyId = toBase64url(this.core.keyId(handle));
-    const bytes = this.core.exportKey(handle);
+    const bytes = this.core.keyExport(handle);
     try {
       await this.keyStore.store(this.purpose(keyId), bytes);
     } catch (error) {
-      this.core.releaseKey(handle);
+      this.core.keyRelease(handle);
       throw error;
     } finally {
       bytes.fill(0);
@@ -200,7 +200,7 @@ export class PushReceiver {
 
   releaseAll() {
     for (const key of [this.current, ...this.previous]) {
-      if (key) this.core.releaseKey(key.handle);
+      if (key) this.core.keyRelease(key.handle);
     }
     this.current = null;
     this.previous = [];
@@ -234,7 +234,7 @@ export class PushReceiver {
             return currentRow ? request(store.put(row, CURRENT)) : request(store.add(row, CURRENT));
           }, { durability: 'strict' });
         } catch (error) {
-          this.core.releaseKey(created.handle);
+          this.core.keyRelease(created.handle);
           await this.keyStore.delete(this.purpose(created.keyId));
           if (error?.name !== 'ConstraintError') throw error;
           return this.loadKeys(); // another context created the first key just now: use that one
@@ -243,7 +243,7 @@ export class PushReceiver {
         handle = created.handle;
         imported.push(handle);
       }
-      const current = { keyId: currentRow.keyId, handle, publicKey: toBase64url(this.core.publicKey(handle)) };
+      const current = { keyId: currentRow.keyId, handle, publicKey: toBase64url(this.core.keyPublic(handle)) };
       const previous = [];
       const cutoff = this.now() - this.gracePeriodMs;
       for (const [key, row] of rows) {
@@ -261,7 +261,7 @@ export class PushReceiver {
       this.current = current;
       this.previous = previous;
     } catch (error) {
-      for (const handle of imported) this.core.releaseKey(handle);
+      for (const handle of imported) this.core.keyRelease(handle);
       throw error;
     }
     return undefined;
@@ -281,7 +281,7 @@ export class PushReceiver {
     if (expired.length === 0) return;
     this.previous = this.previous.filter((key) => key.retiredAt >= cutoff);
     for (const key of expired) {
-      this.core.releaseKey(key.handle);
+      this.core.keyRelease(key.handle);
       await this.forget(key.keyId);
     }
   }
@@ -312,7 +312,7 @@ export class PushReceiver {
 
   decode(bytes) {
     const handles = [this.current.handle, ...this.previous.map((key) => key.handle)];
-    return this.core.openPush(handles, this.trustedSigners, bytes, Math.floor(this.now() / 1000),
+    return this.core.pushOpen(handles, this.trustedSigners, bytes, Math.floor(this.now() / 1000),
       this.maxSkewSeconds);
   }
 
@@ -361,13 +361,13 @@ export class PushReceiver {
         return request(store.put({ keyId: created.keyId, createdAt: retiredAt }, CURRENT));
       }, { durability: 'strict' });
     } catch (error) {
-      this.core.releaseKey(created.handle);
+      this.core.keyRelease(created.handle);
       await this.keyStore.delete(this.purpose(created.keyId));
       throw error;
     }
     this.previous.unshift({ keyId: old.keyId, handle: old.handle, retiredAt });
     this.current = { keyId: created.keyId, handle: created.handle,
-      publicKey: toBase64url(this.core.publicKey(created.handle)) };
+      publicKey: toBase64url(this.core.keyPublic(created.handle)) };
     await this.prunePrevious();
     return { publicKey: this.current.publicKey, keyId: this.current.keyId };
   }

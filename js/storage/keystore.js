@@ -13,7 +13,7 @@
  * itself stored in IndexedDB (structured clone keeps a CryptoKey non-extractable). The raw key bytes are
  * never written: only {iv, wrapped} where wrapped = AES-GCM(iv, key bytes, AD = purpose).
  */
-import { SealpostError } from './errors.js';
+import { SealpostError } from '../errors.js';
 import { deleteDatabase, openDatabase, request, transaction } from './idb.js';
 
 const WRAPPING_ROW = 'wrapping-key';

@@ -10,10 +10,10 @@
  * Every entry carries a random 128-bit id, sent on every attempt in the idempotency header (unless the
  * queued request carries that header itself: then the app's key is sent on every attempt).
  */
-import { SealpostError } from './errors.js';
-import { WebCryptoKeyStore } from './keystore.js';
+import { SealpostError } from '../errors.js';
+import { WebCryptoKeyStore } from '../storage/keystore.js';
 import { OutboxStore, StaleKey } from './store.js';
-import { KeyKind, ready } from './wasm.js';
+import { KeyKind, ready } from '../wasm/loader.js';
 
 /** Bodies larger than this are sealed as a chunk stream, one chunk of this size at a time. */
 export const STREAM_THRESHOLD = 64 * 1024;
@@ -46,7 +46,7 @@ const unhex = (text) => Uint8Array.from(text.match(/../g) ?? [], (pair) => parse
  * @property {typeof fetch} [fetch]  default globalThis.fetch (flush({fetch}) overrides it per flush)
  * @property {{request: Function} | null} [locks]  Web Locks; default navigator.locks; null: IndexedDB lease
  * @property {boolean} [broadcast]  post events to BroadcastChannel('sealpost'); default true where it exists
- * @property {import('./wasm.js').WasmCore} [core]  a Wasm instance (default: the shared one)
+ * @property {import('../wasm/loader.js').WasmCore} [core]  a Wasm instance (default: the shared one)
  * @property {string | URL} [wasmUrl]
  */
 
@@ -180,7 +180,7 @@ export class Outbox extends EventTarget {
   /** Imports raw key bytes into Wasm and zeroes the JS copy. */
   importKey(bytes) {
     try {
-      return this.core.importKey(KeyKind.symmetric, bytes);
+      return this.core.keyImport(KeyKind.symmetric, bytes);
     } finally {
       bytes.fill(0);
     }
@@ -188,9 +188,9 @@ export class Outbox extends EventTarget {
 
   /** A fresh libsodium key, stored (wrapped) under `purpose(keyId)`; returns [handle, keyId]. */
   async createKey() {
-    const handle = this.core.generateKey(KeyKind.symmetric);
+    const handle = this.core.keyGenerate(KeyKind.symmetric);
     const keyId = hex(this.core.keyId(handle));
-    const bytes = this.core.exportKey(handle);
+    const bytes = this.core.keyExport(handle);
     try {
       await this.keyStore.store(this.purpose(keyId), bytes);
     } finally {
@@ -220,8 +220,8 @@ export class Outbox extends EventTarget {
     if (groupBytes) {
       this.groupKey = this.importKey(groupBytes);
     } else {
-      this.groupKey = this.core.generateKey(KeyKind.symmetric);
-      const bytes = this.core.exportKey(this.groupKey);
+      this.groupKey = this.core.keyGenerate(KeyKind.symmetric);
+      const bytes = this.core.keyExport(this.groupKey);
       try {
         await this.keyStore.store(this.groupPurpose(), bytes);
       } finally {
@@ -244,7 +244,7 @@ export class Outbox extends EventTarget {
     if (!bytes) return null;
     const handle = this.importKey(bytes);
     if (hex(this.core.keyId(handle)) !== keyId) {
-      this.core.releaseKey(handle);
+      this.core.keyRelease(handle);
       return null;
     }
     this.handles.set(keyId, handle);
@@ -264,18 +264,18 @@ export class Outbox extends EventTarget {
    */
   seal(handle, place, fields, body) {
     const chunks = [];
-    if (body.length <= STREAM_THRESHOLD) return { record: this.core.sealRequest(handle, place, fields, body), chunks };
-    const { stream, header } = this.core.sealStreamInit(handle, place);
+    if (body.length <= STREAM_THRESHOLD) return { record: this.core.requestSeal(handle, place, fields, body), chunks };
+    const { stream, header } = this.core.streamSealInit(handle, place);
     try {
       for (let offset = 0; offset < body.length; offset += CHUNK_BYTES) {
         const end = Math.min(body.length, offset + CHUNK_BYTES);
-        chunks.push(this.core.sealChunk(stream, body.subarray(offset, end), end === body.length));
+        chunks.push(this.core.streamSealPush(stream, body.subarray(offset, end), end === body.length));
       }
     } finally {
-      this.core.releaseStream(stream);
+      this.core.streamRelease(stream);
     }
     const streamed = { header: hex(header), size: body.length, chunks: chunks.length };
-    return { record: this.core.sealRequest(handle, place, { ...fields, stream: streamed }), chunks };
+    return { record: this.core.requestSeal(handle, place, { ...fields, stream: streamed }), chunks };
   }
 
   /** Dead-letters, as 'key-lost', every live entry whose key cannot be loaded any more. */
@@ -684,7 +684,7 @@ export class Outbox extends EventTarget {
     if (!handle) throw new SealpostError('key-lost', `the key that sealed entry ${row.id} is gone`);
     let opened;
     try {
-      opened = this.core.openRequest(handle, this.place(row.id), sealed);
+      opened = this.core.requestOpen(handle, this.place(row.id), sealed);
     } catch (error) {
       if (error instanceof SealpostError && error.code === 'wrong-key') {
         throw new SealpostError('record-tampered', error.message, { cause: error });
@@ -698,7 +698,7 @@ export class Outbox extends EventTarget {
 
   /** Opens a chunk stream into a Blob, one chunk in Wasm memory at a time. */
   async openBody(handle, id, stream) {
-    const opener = this.core.openStreamInit(handle, this.place(id), unhex(stream.header));
+    const opener = this.core.streamOpenInit(handle, this.place(id), unhex(stream.header));
     const parts = [];
     let size = 0;
     try {
@@ -709,7 +709,7 @@ export class Outbox extends EventTarget {
           throw new SealpostError('record-tampered', `entry ${id} is missing body chunks`);
         }
         for (let i = 0; i < count; i += 1) {
-          const { plain, final } = this.core.openChunk(opener, sealedChunks[i]);
+          const { plain, final } = this.core.streamOpenPull(opener, sealedChunks[i]);
           if (final !== (index + i === stream.chunks - 1)) {
             throw new SealpostError('record-tampered', `entry ${id} has a truncated or extended body`);
           }
@@ -720,7 +720,7 @@ export class Outbox extends EventTarget {
       if (size !== stream.size) throw new SealpostError('record-tampered', `entry ${id} body has the wrong size`);
       return new Blob(parts);
     } finally {
-      this.core.releaseStream(opener);
+      this.core.streamRelease(opener);
       for (const part of parts) part.fill(0);
     }
   }
@@ -799,7 +799,7 @@ export class Outbox extends EventTarget {
         if (keyId === row.keyId && !this.keys.all.includes(keyId)) await this.refreshKeys();
         const handle = keyId === row.keyId && this.keys.all.includes(keyId) ? await this.keyHandle(keyId) : null;
         if (!handle) throw new SealpostError(keyId === row.keyId ? 'key-lost' : 'record-tampered');
-        const { fields, body } = this.core.openRequest(handle, this.place(row.id), sealed);
+        const { fields, body } = this.core.requestOpen(handle, this.place(row.id), sealed);
         body.fill(0);
         Object.assign(item, { method: fields.method, url: fields.url, metadata: fields.metadata });
       } catch (error) {
@@ -866,7 +866,7 @@ export class Outbox extends EventTarget {
     for (const old of unused) {
       if (typeof this.keyStore.delete === 'function') await this.keyStore.delete(this.purpose(old));
       const oldHandle = this.handles.get(old);
-      if (oldHandle) this.core.releaseKey(oldHandle);
+      if (oldHandle) this.core.keyRelease(oldHandle);
       this.handles.delete(old);
     }
     this.keys = await this.store.updateKeys(this.name, (keys) => ({
@@ -899,9 +899,9 @@ export class Outbox extends EventTarget {
   }
 
   releaseKeys() {
-    for (const handle of this.handles.values()) this.core.releaseKey(handle);
+    for (const handle of this.handles.values()) this.core.keyRelease(handle);
     this.handles.clear();
-    if (this.groupKey) this.core.releaseKey(this.groupKey);
+    if (this.groupKey) this.core.keyRelease(this.groupKey);
     this.groupKey = 0;
   }
 

@@ -17,8 +17,8 @@
  * idempotency key, which the server has already applied, so nothing is lost or doubled (in Chromium, one
  * pair of bench runs: 50 → 56 entries/s drained).
  */
-import { SealpostError } from './errors.js';
-import { deleteDatabase, openDatabase, request, transaction } from './idb.js';
+import { SealpostError } from '../errors.js';
+import { deleteDatabase, openDatabase, request, transaction } from '../storage/idb.js';
 
 const VERSION = 1;
 const STRICT = { durability: 'strict' };

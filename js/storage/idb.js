@@ -2,7 +2,7 @@
  * Small promise wrappers over IndexedDB, shared by js/store.js, js/keystore.js and js/push.js.
  * The IDBFactory is always passed in (globalThis.indexedDB in browsers, fake-indexeddb in Node tests).
  */
-import { SealpostError } from './errors.js';
+import { SealpostError } from '../errors.js';
 
 /** Resolves with a request's result; rejects with its error. */
 export function request(req) {

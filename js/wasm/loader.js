@@ -1,0 +1,157 @@
+/**
+ * Finds, compiles and instantiates sealpost.wasm. The module's exported names are listed in
+ * src/wasm/exports*.txt; its methods are in js/wasm/core.js and the files beside it.
+ *
+ * - Finds and compiles the module itself: fetch (or the caller's `fetchModule`) + WebAssembly.
+ *   compileStreaming in browsers and workers (falling back to compile() when the server sends the wrong
+ *   MIME type or the engine has no compileStreaming), the file system in Node. Emscripten's own
+ *   file-locating JS is not used (nor shipped).
+ * - Compiles once per worker lifetime (cached per URL); `ready()` shares one instance, `createCore()`
+ *   makes a fresh one.
+ * - No top-level await, no import(), no eval: this file runs in module and classic service workers.
+ */
+import { SealpostError } from '../errors.js';
+import { WasmCore, KeyKind } from './core.js';
+
+export { WasmCore, KeyKind };
+
+/** @type {Map<string, Promise<WebAssembly.Module>>} */
+const compiled = new Map();
+/** @type {Map<string, Promise<WasmCore>>} */
+const shared = new Map();
+
+function defaultWasmUrl() {
+  // The module build sits in js/wasm/ with the .wasm in dist/; the classic (importScripts) build has no
+  // import.meta and looks beside the worker script unless told otherwise.
+  const base = import.meta.url;
+  if (base) return new URL('../../dist/sealpost.wasm', base);
+  return new URL('sealpost.wasm', globalThis.location?.href);
+}
+
+function resolveUrl(wasmUrl) {
+  if (wasmUrl === undefined || wasmUrl === null) return defaultWasmUrl();
+  if (wasmUrl instanceof URL) return wasmUrl;
+  return new URL(String(wasmUrl), globalThis.location?.href ?? import.meta.url);
+}
+
+// The smallest module using a Wasm SIMD instruction (v128.const): sealpost.wasm needs SIMD for ChaCha20.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8,
+  0, 65, 0, 253, 15, 253, 98, 11]);
+
+function loadFailed(message, cause) {
+  if (cause instanceof WebAssembly.CompileError && !WebAssembly.validate(SIMD_PROBE)) {
+    message += ' (this engine lacks WebAssembly SIMD, which sealpost needs: Chrome/Edge 91+, Firefox 89+, ' +
+      'Safari 16.4+, Node 16.4+)';
+  }
+  return new SealpostError('wasm-load-failed', message, { cause });
+}
+
+async function fetchAndCompile(url, fetchModule) {
+  const request = () => (fetchModule ? fetchModule(url) : fetch(url, { credentials: 'same-origin' }));
+  if (typeof WebAssembly.compileStreaming === 'function') {
+    try {
+      return await WebAssembly.compileStreaming(request());
+    } catch (error) {
+      // A wrong Content-Type (not application/wasm) makes streaming refuse; compile from bytes instead.
+      if (!(error instanceof TypeError)) throw error;
+    }
+  }
+  const response = await request();
+  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+async function readAndCompile(url) {
+  const fs = globalThis.process?.getBuiltinModule?.('node:fs');
+  if (!fs) throw new Error('file: URLs need Node >= 20.16 (process.getBuiltinModule)');
+  return WebAssembly.compile(await fs.promises.readFile(url));
+}
+
+/**
+ * The compiled module, compiled once per URL (or taken from `wasmModule` / `wasmBinary`). `fetchModule`
+ * fetches the URL instead of `fetch` (the service worker answers from Cache Storage first with it).
+ * @param {{wasmUrl?: string|URL, wasmBinary?: BufferSource, wasmModule?: WebAssembly.Module,
+ *   fetchModule?: (url: URL) => Promise<Response>}} [options]
+ * @returns {Promise<WebAssembly.Module>}
+ */
+export function loadModule(options = {}) {
+  if (options.wasmModule) return Promise.resolve(options.wasmModule);
+  if (options.wasmBinary) {
+    return WebAssembly.compile(options.wasmBinary).catch((e) => {
+      throw loadFailed(`sealpost.wasm could not be compiled: ${e.message}`, e);
+    });
+  }
+  const url = resolveUrl(options.wasmUrl);
+  const key = url.href;
+  let promise = compiled.get(key);
+  if (!promise) {
+    promise = (url.protocol === 'file:' ? readAndCompile(url) : fetchAndCompile(url, options.fetchModule)).catch((e) => {
+      compiled.delete(key);
+      throw loadFailed(`sealpost.wasm could not be loaded from ${key}: ${e.message}`, e);
+    });
+    compiled.set(key, promise);
+  }
+  return promise;
+}
+
+/**
+ * An instance of a compiled module (its own memory and keyring).
+ * @param {WebAssembly.Module} module
+ * @returns {Promise<WasmCore>}
+ */
+export async function instantiate(module) {
+  const core = new WasmCore();
+  let instance;
+  try {
+    instance = await WebAssembly.instantiate(module, core.imports());
+  } catch (e) {
+    throw loadFailed(`sealpost.wasm could not be instantiated: ${e.message}`, e);
+  }
+  core.attach(instance);
+  return core;
+}
+
+/**
+ * An instance made synchronously, for sealpost/server in Node (where sealing is a plain call).
+ * @param {WebAssembly.Module} module
+ * @returns {WasmCore}
+ */
+export function instantiateSync(module) {
+  const core = new WasmCore();
+  let instance;
+  try {
+    instance = new WebAssembly.Instance(module, core.imports());
+  } catch (e) {
+    throw loadFailed(`sealpost.wasm could not be instantiated: ${e.message}`, e);
+  }
+  core.attach(instance);
+  return core;
+}
+
+/**
+ * A fresh instance of the module (its own memory and keyring).
+ * @param {Parameters<typeof loadModule>[0]} [options]
+ * @returns {Promise<WasmCore>}
+ */
+export async function createCore(options = {}) {
+  return instantiate(await loadModule(options));
+}
+
+/**
+ * The instance shared by everything in this worker (or page, or Node process) for a given module URL.
+ * @param {Parameters<typeof loadModule>[0]} [options]
+ * @returns {Promise<WasmCore>}
+ */
+export function ready(options = {}) {
+  if (options.wasmModule || options.wasmBinary) return createCore(options);
+  const key = resolveUrl(options.wasmUrl).href;
+  let promise = shared.get(key);
+  if (!promise) {
+    promise = createCore(options).catch((e) => {
+      shared.delete(key);
+      throw e;
+    });
+    shared.set(key, promise);
+  }
+  return promise;
+}
