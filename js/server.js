@@ -122,15 +122,16 @@ export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes
   }
 }
 
-/** Retry-After (delta-seconds or an HTTP date) as whole seconds from now, or undefined. */
+/**
+ * Retry-After (delta-seconds or an HTTP date) as whole seconds from now, or undefined. Parsed by the
+ * core (src/core/retry_after.hpp), as the outbox's replays parse it.
+ */
 function retryAfterSeconds(headers, now) {
   const value = headers?.['retry-after'] ?? headers?.['Retry-After'];
   if (value === undefined || value === null) return undefined;
-  const text = String(value).trim();
-  if (/^\d+$/.test(text)) return Number(text);
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now) / 1000));
+  const at = serverCore().retryAfter(String(value), now);
+  if (at === null) return undefined;
+  return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 /**
