@@ -166,7 +166,7 @@ export interface PushMessage {
   data?: unknown;
 }
 
-/** Where wrapped keys are kept (js/keystore.js); any object with these methods works. */
+/** Where wrapped keys are kept (js/storage/keystore.js); any object with these methods works. */
 export interface PushKeyStore {
   load(purpose: string): Promise<Uint8Array | null>;
   store(purpose: string, bytes: Uint8Array): Promise<void>;

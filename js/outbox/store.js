@@ -1,5 +1,5 @@
 /**
- * The outbox's IndexedDB schema and every read and write js/outbox.js makes. Nothing here sees plaintext:
+ * The outbox's IndexedDB schema and every read and write the outbox makes. Nothing here sees plaintext:
  * rows hold only the scheduling fields of DESIGN.md and the sealed bytes.
  *
  *   entries  key: id              {id, queue, seq, state, attempts, createdAt, nextAttemptAt, leaseUntil,

@@ -1,5 +1,6 @@
 /**
- * Small promise wrappers over IndexedDB, shared by js/store.js, js/keystore.js and js/push.js.
+ * Small promise wrappers over IndexedDB, shared by every store: js/outbox/store.js, js/push/store.js,
+ * js/storage/keystore.js and the worker's state (js/worker/).
  * The IDBFactory is always passed in (globalThis.indexedDB in browsers, fake-indexeddb in Node tests).
  */
 import { SealpostError } from '../errors.js';
