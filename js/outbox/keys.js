@@ -9,6 +9,12 @@ import { KeyKind } from '../wasm/loader.js';
 import { hex } from './hex.js';
 
 const union = (...lists) => [...new Set(lists.flat())];
+/**
+ * One part of a key-store purpose: percent-encoded, so no database or queue name can contain the ':'
+ * that joins the parts and two different (database, queue) pairs never name the same key.
+ */
+const part = (name) => encodeURIComponent(name);
+const KEY_ID = /^[0-9a-f]{16}$/;
 
 export class OutboxKeys {
   /**
@@ -38,17 +44,40 @@ export class OutboxKeys {
     return this.list.all.includes(keyId);
   }
 
-  /** The key store purpose of a record key; every purpose of this queue's record keys starts with prefix(). */
+  /** The key-store purpose of a record key: prefix() and the key id (16 hex digits), nothing else. */
   purpose(keyId) {
     return `${this.prefix()}${keyId}`;
   }
 
   prefix() {
-    return `outbox:${this.database}:${this.queue}:`;
+    return `outbox:${part(this.database)}:${part(this.queue)}:`;
   }
 
   groupPurpose() {
+    return `outbox-group:${part(this.database)}:${part(this.queue)}`;
+  }
+
+  /**
+   * The names used before the parts were encoded. They differ from today's only for a database or queue
+   * name with ':', '%' or another character encodeURIComponent changes; a key found under one is moved.
+   */
+  legacyPurpose(keyId) {
+    return `outbox:${this.database}:${this.queue}:${keyId}`;
+  }
+
+  legacyGroupPurpose() {
     return `outbox-group:${this.database}:${this.queue}`;
+  }
+
+  /** A key's bytes from the key store under `purpose`, or under `legacy` (then moved to `purpose`). */
+  async loadStored(purpose, legacy) {
+    const bytes = await this.keyStore.load(purpose);
+    if (bytes || legacy === purpose) return bytes;
+    const old = await this.keyStore.load(legacy);
+    if (!old) return null;
+    await this.keyStore.store(purpose, old);
+    if (typeof this.keyStore.delete === 'function') await this.keyStore.delete(legacy);
+    return old;
   }
 
   /** Imports raw key bytes into Wasm and zeroes the JS copy. */
@@ -91,7 +120,7 @@ export class OutboxKeys {
         throw new SealpostError('key-lost', 'the outbox key another context created cannot be loaded');
       }
     }
-    const groupBytes = await this.keyStore.load(this.groupPurpose());
+    const groupBytes = await this.loadStored(this.groupPurpose(), this.legacyGroupPurpose());
     if (groupBytes) {
       this.groupKey = this.importBytes(groupBytes);
     } else {
@@ -111,7 +140,7 @@ export class OutboxKeys {
     if (loaded) return loaded;
     let bytes;
     try {
-      bytes = await this.keyStore.load(this.purpose(keyId));
+      bytes = await this.loadStored(this.purpose(keyId), this.legacyPurpose(keyId));
     } catch (error) {
       if (error instanceof SealpostError && error.code === 'key-lost') return null;
       throw error;
@@ -165,10 +194,18 @@ export class OutboxKeys {
     }));
   }
 
-  /** Crypto-shred: deletes every key of this queue from the key store, then forgets them in Wasm. */
+  /**
+   * Crypto-shred: deletes every key of this queue from the key store, then forgets them in Wasm. Exactly
+   * this queue's: a stored purpose counts only if it is prefix() and a key id, so destroying 'notes' never
+   * touches the keys of 'notes:archive'.
+   */
   async shred() {
-    const stored = typeof this.keyStore.purposes === 'function' ? await this.keyStore.purposes(this.prefix()) : [];
-    const all = new Set([...stored, ...this.list.all.map((k) => this.purpose(k)), this.groupPurpose()]);
+    const prefix = this.prefix();
+    const stored = typeof this.keyStore.purposes === 'function'
+      ? (await this.keyStore.purposes(prefix)).filter((p) => KEY_ID.test(p.slice(prefix.length)))
+      : [];
+    const all = new Set([...stored, this.groupPurpose(), this.legacyGroupPurpose(),
+      ...this.list.all.flatMap((k) => [this.purpose(k), this.legacyPurpose(k)])]);
     if (typeof this.keyStore.delete === 'function') {
       for (const purpose of all) await this.keyStore.delete(purpose);
     } else {

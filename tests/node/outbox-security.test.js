@@ -262,3 +262,60 @@ test('contexts sharing a queue: first opens race safely, and a rotation in one i
   assert.deepEqual([a.id, b.id, c.id].map((id) => server.accepted.get(id)?.body.toString()),
     ['from the worker', 'from the page', 'after the rotation']);
 });
+
+test("destroy() shreds exactly its own keys: not those of 'notes:archive', nor of a database/queue pair with the same joined name", async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const indexedDB = new IDBFactory();
+  const keyStore = await WebCryptoKeyStore.open({ indexedDB });
+  const clock = manualClock();
+  const open = (name, database = DB) => openOutbox({ indexedDB, keyStore, clock, name, database });
+  const { outbox: notes } = await open('notes');
+  const { outbox: archive } = await open('notes:archive');
+  // Joined with ':', ('x', 'a:b') and ('x:a', 'b') named the same group key.
+  const { outbox: left } = await open('a:b', 'x');
+  const { outbox: right } = await open('b', 'x:a');
+  t.after(() => [archive, left, right].forEach((o) => o.close()));
+  const purposes = await keyStore.purposes();
+  assert.equal(new Set(purposes).size, 8, `four queues, a record key and a group key each: ${purposes.join(' ')}`);
+
+  const kept = await archive.enqueue({ url: `${server.url}/archive`, method: 'POST', body: 'archived' });
+  const kept2 = await right.enqueue({ url: `${server.url}/right`, method: 'POST', body: 'right' });
+  await notes.enqueue({ url: `${server.url}/notes`, method: 'POST', body: 'shredded' });
+  await notes.destroy();
+  await left.destroy();
+  assert.equal((await keyStore.purposes()).length, 4, 'only the destroyed queues lost their keys');
+
+  // The survivors' keys still open their records, in this instance and in a fresh one.
+  archive.close();
+  const { outbox: reopened } = await open('notes:archive');
+  t.after(() => reopened.close());
+  assert.deepEqual((await reopened.deadLetters()), []);
+  await drain(reopened, clock);
+  await drain(right, clock);
+  assert.equal(server.accepted.get(kept.id).body.toString(), 'archived');
+  assert.equal(server.accepted.get(kept2.id).body.toString(), 'right');
+});
+
+test('a key stored under its name from before the parts were encoded is found and moved', async (t) => {
+  const indexedDB = new IDBFactory();
+  const keyStore = await WebCryptoKeyStore.open({ indexedDB });
+  const clock = manualClock();
+  const { outbox } = await openOutbox({ indexedDB, keyStore, clock, name: 'inbox:work' });
+  const { id } = await outbox.enqueue({ url: 'https://api.example/n', method: 'POST', body: 'old name' });
+  const keyId = outbox.keys.current;
+  outbox.close();
+  // Rename the stored keys to the old form, as a version that joined raw names left them.
+  for (const [now, old] of [[`outbox:${DB}:inbox%3Awork:${keyId}`, `outbox:${DB}:inbox:work:${keyId}`],
+    [`outbox-group:${DB}:inbox%3Awork`, `outbox-group:${DB}:inbox:work`]]) {
+    const bytes = await keyStore.load(now);
+    assert.ok(bytes, now);
+    await keyStore.store(old, bytes);
+    await keyStore.delete(now);
+  }
+  const { outbox: again } = await openOutbox({ indexedDB, keyStore, clock, name: 'inbox:work' });
+  t.after(() => again.close());
+  assert.equal(await (await again.request(id)).text(), 'old name');
+  assert.deepEqual((await keyStore.purposes()).sort(),
+    [`outbox-group:${DB}:inbox%3Awork`, `outbox:${DB}:inbox%3Awork:${keyId}`]);
+});
