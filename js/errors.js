@@ -68,6 +68,7 @@ const MESSAGES = {
   closed: 'the object is closed',
   'wasm-load-failed': 'the sealpost.wasm module could not be loaded',
   'display-failed': 'the message is valid but no notification could be shown for it',
+  'endpoint-refused': 'the push endpoint is not one sealpost/server may send to',
 };
 
 export class SealpostError extends Error {

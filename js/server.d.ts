@@ -49,8 +49,12 @@ export interface SendOptions {
   TTL?: number;
   urgency?: 'very-low' | 'low' | 'normal' | 'high';
   topic?: string;
-  /** ms */
+  /** ms; default DEFAULT_SEND_TIMEOUT_MS (15 s). */
   timeout?: number;
+  /** Send only to these hosts ('*.example.com' matches subdomains); default: any public host. */
+  pushServiceHosts?: string[];
+  /** Let endpoints reach loopback and private addresses: for tests and private push services only. */
+  allowPrivateAddresses?: boolean;
   agent?: Agent;
   headers?: Record<string, string>;
 }
@@ -70,6 +74,10 @@ export interface Device {
   publicKey: string | Uint8Array;
   [field: string]: unknown;
 }
+
+export const DEFAULT_SEND_TIMEOUT_MS: number;
+/** Push services whose error answers are passed on in `error` (with `pushServiceHosts`). */
+export const KNOWN_PUSH_SERVICES: readonly string[];
 
 export function generateSignerKeyPair(): SignerKeyPair;
 export function sealPush(options: SealPushOptions): Buffer;

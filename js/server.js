@@ -17,6 +17,14 @@ import webpush from 'web-push';
 import { SealpostError } from './errors.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import { KeyKind, instantiateSync } from './wasm/loader.js';
+import { checkEndpoint, guardedLookup } from './server/endpoint.js';
+
+export { KNOWN_PUSH_SERVICES } from './server/endpoint.js';
+
+/** How long a push service may take to answer when `timeout` is not given (ms). */
+export const DEFAULT_SEND_TIMEOUT_MS = 15000;
+/** Characters of a push service's answer kept for `error`. */
+const ERROR_BODY_CHARS = 512;
 
 export const DEFAULT_MAX_ENVELOPE_BYTES = 3000;
 export const MAX_ENVELOPE_CEILING = 3993;
@@ -149,13 +157,18 @@ export function classifyPushStatus(statusCode) {
 /**
  * Sends a sealed envelope to one push subscription: web-push builds the request (VAPID JWT, RFC 8291
  * aes128gcm encryption), this function posts it and classifies the answer. Bad subscription or VAPID
- * details throw SealpostError 'invalid-argument'; every push-service answer resolves.
+ * details throw SealpostError 'invalid-argument'; an endpoint that is not https:, names an IP address,
+ * is outside `pushServiceHosts` or resolves to a private address throws 'endpoint-refused'
+ * (js/server/endpoint.js); every push-service answer resolves. `error` carries the answer's text only
+ * from a known push service; from any other host, only the status or the network error's code.
  * @param {{endpoint: string, keys: {p256dh: string, auth: string}}} subscription  the PushSubscription JSON
  * @param {Uint8Array} envelope  from sealPush
  * @param {{
  *   vapidDetails: {subject: string, publicKey: string, privateKey: string},
  *   TTL?: number, urgency?: 'very-low' | 'low' | 'normal' | 'high', topic?: string,
- *   timeout?: number,             // ms
+ *   timeout?: number,             // ms, default DEFAULT_SEND_TIMEOUT_MS
+ *   pushServiceHosts?: string[],  // only these hosts ('*.example.com' for subdomains); default: any public host
+ *   allowPrivateAddresses?: boolean,  // loopback and private addresses too: tests and private services only
  *   agent?: import('node:https').Agent,   // e.g. for a proxy or a private CA
  *   headers?: Record<string, string>,
  * }} [options]
@@ -166,12 +179,16 @@ export async function sendSealedPush(subscription, envelope, options = {}) {
   if (!(envelope instanceof Uint8Array)) {
     throw new SealpostError('invalid-argument', 'envelope must be the Uint8Array that sealPush returned');
   }
-  const { vapidDetails, TTL, urgency, topic, timeout, agent, headers } = options;
-  const settings = { vapidDetails, contentEncoding: 'aes128gcm' };
+  const { vapidDetails, TTL, urgency, topic, timeout = DEFAULT_SEND_TIMEOUT_MS, agent, headers } = options;
+  const { pushServiceHosts, allowPrivateAddresses = false } = options;
+  if (pushServiceHosts !== undefined && (!Array.isArray(pushServiceHosts)
+    || !pushServiceHosts.every((host) => typeof host === 'string' && host !== ''))) {
+    throw new SealpostError('invalid-argument', 'pushServiceHosts must be an array of host names');
+  }
+  const settings = { vapidDetails, contentEncoding: 'aes128gcm', timeout };
   if (TTL !== undefined) settings.TTL = TTL;
   if (urgency !== undefined) settings.urgency = urgency;
   if (topic !== undefined) settings.topic = topic;
-  if (timeout !== undefined) settings.timeout = timeout;
   if (agent !== undefined) settings.agent = agent;
   if (headers !== undefined) settings.headers = headers;
   let details;
@@ -181,12 +198,15 @@ export async function sendSealedPush(subscription, envelope, options = {}) {
   } catch (error) {
     throw new SealpostError('invalid-argument', `cannot send this push: ${error.message}`, { cause: error });
   }
+  const { known } = checkEndpoint(details.endpoint, { pushServiceHosts, allowPrivateAddresses });
   let response;
   try {
-    response = await post(details);
+    response = await post(details, guardedLookup(allowPrivateAddresses));
   } catch (error) {
+    if (error instanceof SealpostError) throw error; // the host resolved to an address it may not reach
     // No answer at all (DNS, refused connection, TLS, timeout): try again later.
-    return { status: 'retry', statusCode: 0, error: error?.message ?? String(error) };
+    return { status: 'retry', statusCode: 0,
+      error: known ? error?.message ?? String(error) : `no answer (${error?.code ?? 'network error'})` };
   }
   const status = classifyPushStatus(response.statusCode);
   const result = { status, statusCode: response.statusCode };
@@ -194,12 +214,17 @@ export async function sendSealedPush(subscription, envelope, options = {}) {
     const retryAfter = retryAfterSeconds(response.headers, Date.now());
     if (retryAfter !== undefined) result.retryAfter = retryAfter;
   }
-  if (status !== 'sent' && response.body) result.error = response.body.slice(0, 512);
+  if (status !== 'sent') {
+    result.error = known && response.body ? response.body.slice(0, ERROR_BODY_CHARS) : `HTTP ${response.statusCode}`;
+  }
   return result;
 }
 
-/** One HTTPS request as web-push's generateRequestDetails describes it; resolves with any HTTP answer. */
-function post(details) {
+/**
+ * One HTTPS request as web-push's generateRequestDetails describes it; resolves with any HTTP answer
+ * (its first ERROR_BODY_CHARS characters; the rest is not read).
+ */
+function post(details, lookup) {
   return new Promise((resolve, reject) => {
     const endpoint = new URL(details.endpoint);
     const req = https.request({
@@ -210,13 +235,19 @@ function post(details) {
       headers: details.headers,
       timeout: details.timeout,
       agent: details.agent,
+      lookup,
     }, (res) => {
       let body = '';
+      const done = () => resolve({ statusCode: res.statusCode, headers: res.headers, body });
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
-        if (body.length < 4096) body += chunk;
+        body += chunk;
+        if (body.length >= ERROR_BODY_CHARS) {
+          res.destroy();
+          done();
+        }
       });
-      res.on('end', () => resolve({ statusCode: res.statusCode, headers: res.headers, body }));
+      res.on('end', done);
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${details.timeout} ms`)));

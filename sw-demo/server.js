@@ -132,11 +132,12 @@ function validMode(mode) {
 
 /**
  * @param {{port?: number, host?: string, mounts?: Array<[string, string]>, dataFile?: string,
- *   pushFetchTimeoutMs?: number, pushAgent?: import('node:https').Agent, worker?: object}} [options]
+ *   pushFetchTimeoutMs?: number, pushAgent?: import('node:https').Agent, pushAllowPrivateAddresses?: boolean, worker?: object}} [options]
  *   mounts: extra [url prefix, directory] pairs served before the demo (tests add fixtures this way)
  *   dataFile: where notes, subscriptions and keys are kept (default sw-demo/data/demo.json)
  *   worker: options the demo's service worker passes to installSealpost (e.g. a faster retry policy)
  *   pushAgent: the https.Agent for push services (tests trust a loopback service's certificate with it)
+ *   pushAllowPrivateAddresses: send to loopback and private addresses (tests' loopback push service only)
  * @returns {Promise<{server: import('node:http').Server, url: string, data: DataFile,
  *   close: () => Promise<void>}>}
  */
@@ -352,6 +353,7 @@ export async function createDemoServer(options = {}) {
             const result = await sendSealedPush(target.subscription, envelope, {
               vapidDetails: vapidDetails(), TTL: 3600, urgency: 'normal', timeout: options.pushFetchTimeoutMs ?? 10000,
               ...(options.pushAgent ? { agent: options.pushAgent } : {}),
+              allowPrivateAddresses: options.pushAllowPrivateAddresses === true,
             });
             results.push({ keyId: target.keyId, ...result });
             if (result.status === 'expired') {

@@ -179,7 +179,8 @@ test('push/send seals for each stored device and sends with web-push and the sto
 
   const dir = mkdtempSync(join(tmpdir(), 'sealpost-demo-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const demo = await createDemoServer({ port: 0, dataFile: join(dir, 'demo.json'), pushAgent: agent });
+  const demo = await createDemoServer({ port: 0, dataFile: join(dir, 'demo.json'), pushAgent: agent,
+    pushAllowPrivateAddresses: true });
   t.after(() => demo.close());
   const { PushReceiver } = await import('../../js/index.js');
   const { IDBFactory } = await import('fake-indexeddb');

@@ -169,7 +169,8 @@ test('an envelope goes through web-push, arrives byte for byte and opens in Push
   const envelope = sealPush({ recipientPublicKey: rx.publicKey, signer,
     message: { title: 'Reply from Ada', body: 'See you at 6', url: '/notes/42', tag: 'note-42' } });
   const result = await sendSealedPush(service.subscribe('ok'), envelope,
-    { vapidDetails: vapid, TTL: 3600, urgency: 'high', topic: 'note-42', agent: service.agent, timeout: 5000 });
+    { vapidDetails: vapid, TTL: 3600, urgency: 'high', topic: 'note-42', agent: service.agent, timeout: 5000,
+      allowPrivateAddresses: true });
   assert.deepEqual(result, { status: 'sent', statusCode: 201 });
   assert.deepEqual(service.problems, []);
   assert.equal(service.received.length, 1);
@@ -190,7 +191,9 @@ test('push service answers map to sent / expired / retry / rejected', async (t) 
   const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
   t.after(() => rx.close());
   const envelope = sealPush({ recipientPublicKey: rx.publicKey, message: { title: 't' } });
-  const send = (name) => sendSealedPush(service.subscribe(name), envelope, { vapidDetails: vapid, agent: service.agent });
+  // The loopback service stands in for a push service: named in pushServiceHosts, so its answers' text is kept.
+  const send = (name) => sendSealedPush(service.subscribe(name), envelope,
+    { vapidDetails: vapid, agent: service.agent, allowPrivateAddresses: true, pushServiceHosts: ['127.0.0.1'] });
 
   assert.deepEqual(await send('gone'), { status: 'expired', statusCode: 410, error: 'scripted 410' });
   assert.equal((await send('missing')).status, 'expired');
@@ -204,11 +207,11 @@ test('push service answers map to sent / expired / retry / rejected', async (t) 
   }
   // No answer within the timeout, or nobody listening: retry later.
   const silent = await sendSealedPush(service.subscribe('silent'), envelope,
-    { vapidDetails: vapid, agent: service.agent, timeout: 300 });
+    { vapidDetails: vapid, agent: service.agent, timeout: 300, allowPrivateAddresses: true });
   assert.equal(silent.status, 'retry');
   assert.equal(silent.statusCode, 0);
   const closed = await sendSealedPush({ ...service.subscribe('ok'), endpoint: 'https://127.0.0.1:1/push/x' }, envelope,
-    { vapidDetails: vapid });
+    { vapidDetails: vapid, allowPrivateAddresses: true });
   assert.equal(closed.status, 'retry');
   // A subscription or VAPID details that web-push refuses are the caller's error.
   await assert.rejects(sendSealedPush({ endpoint: service.origin }, envelope, { vapidDetails: vapid }),
@@ -239,7 +242,7 @@ test('sendToMany seals per device with bounded concurrency and reports per devic
   devices.push({ user: 8, publicKey: receivers[1].publicKey, subscription: service.subscribe('busy') });
 
   const results = await sendToMany(devices, { title: 'Team update', category: 'news' },
-    { signer, vapidDetails: vapid, concurrency: 2, agent: service.agent, TTL: 60 });
+    { signer, vapidDetails: vapid, concurrency: 2, agent: service.agent, TTL: 60, allowPrivateAddresses: true });
   assert.deepEqual(results.map((r) => [r.device.user, r.status]),
     [[0, 'sent'], [1, 'sent'], [2, 'sent'], [3, 'sent'], [4, 'sent'], [5, 'sent'], [6, 'expired'],
       [7, 'rejected'], [8, 'retry']]);
@@ -295,4 +298,40 @@ test('js/server.d.ts declares exactly what js/server.js exports', () => {
   const declarations = readFileSync(new URL('js/server.d.ts', root), 'utf8');
   const declared = [...declarations.matchAll(/^export (?:declare )?(?:function|const) (\w+)/gm)].map((m) => m[1]);
   assert.deepEqual([...new Set(declared)].sort(), Object.keys(serverModule).sort());
+});
+
+test('sending refuses endpoints an app server must not reach, and passes on text only from push services', async (t) => {
+  const service = await pushService(vapid);
+  t.after(() => service.close());
+  const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+  t.after(() => rx.close());
+  const envelope = sealPush({ recipientPublicKey: rx.publicKey, message: { title: 't' } });
+  const port = new URL(service.origin).port;
+  const at = (endpoint, options = {}) => sendSealedPush({ ...service.subscribe('ok'), endpoint }, envelope,
+    { vapidDetails: vapid, agent: service.agent, timeout: 2000, ...options });
+  const refusedCode = (e) => e instanceof SealpostError && e.code === 'endpoint-refused';
+  for (const endpoint of [`http://127.0.0.1:${port}/push/ok`, `https://127.0.0.1:${port}/push/ok`,
+    `https://0x7f.1:${port}/push/ok`, `https://2130706433:${port}/push/ok`, `https://[::1]:${port}/push/ok`,
+    `https://[::ffff:127.0.0.1]:${port}/push/ok`, `https://10.0.0.1/push/ok`, `https://169.254.169.254/latest`,
+    `https://user:pw@fcm.googleapis.com/x`]) {
+    await assert.rejects(at(endpoint), refusedCode, endpoint);
+  }
+  // A name is resolved in the connection's own lookup: one that leads to loopback is refused there.
+  await assert.rejects(at(`https://localhost:${port}/push/ok`), refusedCode);
+  // An allowlist refuses every other host before any lookup.
+  await assert.rejects(at('https://updates.push.services.mozilla.com/wpush/v2/x', { pushServiceHosts: ['fcm.googleapis.com'] }),
+    refusedCode);
+  assert.equal(service.received.length, 0, 'nothing reached the loopback service');
+
+  // With the escape hatch the loopback service is reached; not being a push service, its answers' text is withheld.
+  assert.deepEqual(await at(`${service.origin}/push/bad`, { allowPrivateAddresses: true }),
+    { status: 'rejected', statusCode: 400, error: 'HTTP 400' });
+  const closed = await at('https://127.0.0.1:1/push/x', { allowPrivateAddresses: true });
+  assert.deepEqual(closed, { status: 'retry', statusCode: 0, error: 'no answer (ECONNREFUSED)' });
+
+  // sendToMany reports a refused device and still sends to the others.
+  const devices = [{ subscription: { ...service.subscribe('ok'), endpoint: 'https://127.0.0.1/x' }, publicKey: rx.publicKey }];
+  const [result] = await sendToMany(devices, { title: 't' }, { vapidDetails: vapid });
+  assert.equal(result.status, 'rejected');
+  assert.equal(result.code, 'endpoint-refused');
 });
