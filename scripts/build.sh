@@ -20,6 +20,8 @@ cmake --build build/wasm -j"$JOBS" 2>&1 | grep -Ev '^\[|^(gmake|make)\[' || true
 for wasm in dist/sealpost.wasm dist/sealpost-server.wasm; do
   test -f "$wasm" || { echo "build: $wasm was not produced" >&2; exit 1; }
 done
+# The modules' SHA-256, embedded in the loader's JS (dist/sealpost-digest.js), checked before every compile.
+node scripts/module-digest.mjs
 
 # The classic (importScripts) build: one IIFE that defines self.sealpost.
 npx esbuild js/classic.js --bundle --format=iife --target=es2020 --log-level=warning \

@@ -6,10 +6,14 @@
  *   compileStreaming in browsers and workers (falling back to compile() when the server sends the wrong
  *   MIME type or the engine has no compileStreaming), the file system in Node. Emscripten's own
  *   file-locating JS is not used (nor shipped).
+ * - Checks the module's SHA-256 against the digests the build embedded (dist/sealpost-digest.js) before it
+ *   is instantiated, whatever it came from (network, Cache Storage, file, `wasmBinary`): a module swapped
+ *   in a cache is 'wasm-load-failed' with `integrity: true`, and is never run.
  * - Compiles once per worker lifetime (cached per URL); `ready()` shares one instance, `createCore()`
  *   makes a fresh one.
  * - No top-level await, no import(), no eval: this file runs in module and classic service workers.
  */
+import { MODULE_SHA256 } from '../../dist/sealpost-digest.js';
 import { SealpostError } from '../errors.js';
 import { WasmCore, KeyKind } from './core.js';
 
@@ -43,28 +47,53 @@ function loadFailed(message, cause) {
     message += ' (this engine lacks WebAssembly SIMD, which sealpost needs: Chrome/Edge 91+, Firefox 89+, ' +
       'Safari 16.4+, Node 16.4+)';
   }
-  return new SealpostError('wasm-load-failed', message, { cause });
+  const details = { cause };
+  if (cause instanceof IntegrityError) details.integrity = true;
+  return new SealpostError('wasm-load-failed', message, details);
+}
+
+/** Thrown when a module's bytes are not one of the modules this build made. */
+class IntegrityError extends Error {}
+
+const hexOf = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+
+/** Resolves when `bytes` are one of the built modules (by SHA-256); rejects with IntegrityError otherwise. */
+async function verify(bytes) {
+  const digest = hexOf(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+  if (!Object.values(MODULE_SHA256).includes(digest)) {
+    throw new IntegrityError(`its SHA-256 is ${digest}, not that of a module this build made `
+      + `(${Object.values(MODULE_SHA256).map((d) => d.slice(0, 16)).join(', ')}…)`);
+  }
+}
+
+async function verifiedCompile(bytes) {
+  await verify(bytes);
+  return WebAssembly.compile(bytes);
 }
 
 async function fetchAndCompile(url, fetchModule) {
-  const request = () => (fetchModule ? fetchModule(url) : fetch(url, { credentials: 'same-origin' }));
+  const response = await (fetchModule ? fetchModule(url) : fetch(url, { credentials: 'same-origin' }));
+  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
   if (typeof WebAssembly.compileStreaming === 'function') {
+    // Compiled while it downloads; the bytes are hashed from a copy of the stream, and the module is only
+    // handed out once they match (compiling runs none of its code).
+    const bytes = response.clone().arrayBuffer();
     try {
-      return await WebAssembly.compileStreaming(request());
+      const [module] = await Promise.all([WebAssembly.compileStreaming(response), bytes.then(verify)]);
+      return module;
     } catch (error) {
       // A wrong Content-Type (not application/wasm) makes streaming refuse; compile from bytes instead.
       if (!(error instanceof TypeError)) throw error;
+      return verifiedCompile(await bytes);
     }
   }
-  const response = await request();
-  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
-  return WebAssembly.compile(await response.arrayBuffer());
+  return verifiedCompile(await response.arrayBuffer());
 }
 
 async function readAndCompile(url) {
   const fs = globalThis.process?.getBuiltinModule?.('node:fs');
   if (!fs) throw new Error('file: URLs need Node >= 20.16 (process.getBuiltinModule)');
-  return WebAssembly.compile(await fs.promises.readFile(url));
+  return verifiedCompile(await fs.promises.readFile(url));
 }
 
 /**
@@ -77,7 +106,7 @@ async function readAndCompile(url) {
 export function loadModule(options = {}) {
   if (options.wasmModule) return Promise.resolve(options.wasmModule);
   if (options.wasmBinary) {
-    return WebAssembly.compile(options.wasmBinary).catch((e) => {
+    return verifiedCompile(options.wasmBinary).catch((e) => {
       throw loadFailed(`sealpost.wasm could not be compiled: ${e.message}`, e);
     });
   }

@@ -199,7 +199,7 @@ test('push: a valid message that cannot be displayed is display-failed, broadcas
 
 // ---------------------------------------------------------------- loading the module over HTTP
 
-test('the module loads over HTTP with a wrong Content-Type, and where compileStreaming is missing', async (t) => {
+test('the module loads over HTTP with a wrong Content-Type and where compileStreaming is missing; other bytes are refused', async (t) => {
   const { createServer } = await import('node:http');
   const { readFile } = await import('node:fs/promises');
   const { loadModule } = await import('../../js/wasm/loader.js');
@@ -208,21 +208,36 @@ test('the module loads over HTTP with a wrong Content-Type, and where compileStr
   const server = createServer((req, res) => {
     served += 1;
     res.writeHead(200, { 'content-type': req.url.includes('plain') ? 'text/plain' : 'application/wasm' });
-    res.end(bytes);
+    if (!req.url.includes('swapped')) {
+      res.end(bytes);
+      return;
+    }
+    const swapped = Buffer.from(bytes);
+    swapped[swapped.length - 1] ^= 1; // still a valid module's size, not this build's bytes
+    res.end(swapped);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
   const base = `http://127.0.0.1:${server.address().port}`;
 
-  // compileStreaming refuses a non-wasm Content-Type with a TypeError: the bytes are compiled instead.
+  // compileStreaming refuses a non-wasm Content-Type with a TypeError: the bytes of the same fetch are compiled.
   assert.ok((await loadModule({ wasmUrl: `${base}/plain/sealpost.wasm` })) instanceof WebAssembly.Module);
-  assert.equal(served, 2, 'one streaming attempt, one plain fetch');
+  assert.equal(served, 1, 'one fetch');
+
+  // A module whose bytes are not this build's is refused, streamed or not, and from wasmBinary too.
+  const integrity = (e) => e.code === 'wasm-load-failed' && e.integrity === true && /SHA-256/.test(e.message);
+  await assert.rejects(loadModule({ wasmUrl: `${base}/swapped/sealpost.wasm` }), integrity);
+  await assert.rejects(loadModule({ wasmUrl: `${base}/plain/swapped/sealpost.wasm` }), integrity);
+  const flipped = Buffer.from(bytes);
+  flipped[100] ^= 1;
+  await assert.rejects(loadModule({ wasmBinary: flipped }), integrity);
+  served = 1;
 
   const streaming = WebAssembly.compileStreaming;
   delete WebAssembly.compileStreaming;
   try {
     assert.ok((await loadModule({ wasmUrl: `${base}/no-streaming/sealpost.wasm` })) instanceof WebAssembly.Module);
-    assert.equal(served, 3);
+    assert.equal(served, 2);
   } finally {
     WebAssembly.compileStreaming = streaming;
   }
