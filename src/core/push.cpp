@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "core/base64url.hpp"
 #include "core/sodium_init.hpp"
@@ -120,6 +121,29 @@ Status check_header(ByteView envelope) {
 
 }  // namespace
 
+namespace {
+
+std::string lower_ascii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Dot segments as the URL parser sees them: '.' and '..', with any dot percent-encoded as %2e.
+bool is_single_dot(std::string_view segment) {
+  const std::string s = lower_ascii(segment);
+  return s == "." || s == "%2e";
+}
+
+bool is_double_dot(std::string_view segment) {
+  const std::string s = lower_ascii(segment);
+  return s == ".." || s == ".%2e" || s == "%2e." || s == "%2e%2e";
+}
+
+}  // namespace
+
 bool is_same_origin_path(std::string_view url) {
   if (url.empty() || url[0] != '/') return false;
   if (url.size() > 1 && (url[1] == '/' || url[1] == '\\')) return false;
@@ -127,7 +151,30 @@ bool is_same_origin_path(std::string_view url) {
     const auto byte = static_cast<std::uint8_t>(c);
     if (c == '\\' || byte < 0x20 || byte == 0x7F) return false;
   }
-  return true;
+  const std::string_view path = url.substr(0, std::min(url.find('?'), url.find('#')));
+  // A slash or backslash percent-encoded in the path is one a server or router may decode into '//'.
+  const std::string lowered = lower_ascii(path);
+  if (lowered.find("%2f") != std::string::npos || lowered.find("%5c") != std::string::npos) return false;
+  // Resolve dot segments as the URL parser will: the result must not start with '//' ("/..//evil.example"
+  // opens https://app//evil.example, an open redirect wherever the path is reflected).
+  std::vector<std::string_view> segments;
+  std::size_t start = 1;
+  for (;;) {
+    const std::size_t slash = path.find('/', start);
+    const std::string_view segment = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    const bool last = slash == std::string_view::npos;
+    if (is_double_dot(segment)) {
+      if (!segments.empty()) segments.pop_back();
+      if (last) segments.emplace_back();
+    } else if (is_single_dot(segment)) {
+      if (last) segments.emplace_back();
+    } else {
+      segments.push_back(segment);
+    }
+    if (last) break;
+    start = slash + 1;
+  }
+  return !(segments.size() > 1 && segments.front().empty());
 }
 
 Status validate_message(const json& body, json& normalised) {

@@ -287,6 +287,13 @@ TEST_F(Push, InvalidMessage) {
       R"({"title":"t","id":"a","iat":1700000000,"url":"/a\\b"})",
       R"({"title":"t","id":"a","iat":1700000000,"url":"/a\nb"})",
       R"j({"title":"t","id":"a","iat":1700000000,"url":"javascript:alert(1)"})j",
+      R"({"title":"t","id":"a","iat":1700000000,"url":"/..//evil.example"})",      // dot segments to '//'
+      R"({"title":"t","id":"a","iat":1700000000,"url":"/.//evil.example"})",
+      R"({"title":"t","id":"a","iat":1700000000,"url":"/a/../..//evil.example/x"})",
+      R"({"title":"t","id":"a","iat":1700000000,"url":"/%2e%2e//evil.example"})",  // encoded dots
+      R"({"title":"t","id":"a","iat":1700000000,"url":"/.%2E//evil.example"})",
+      R"({"title":"t","id":"a","iat":1700000000,"url":"/%2F%2Fevil.example"})",    // encoded slashes
+      R"({"title":"t","id":"a","iat":1700000000,"url":"/x/%5cevil.example"})",
       R"({"title":"t","id":"a","iat":1700000000,"silent":"yes"})",
       R"({"title":"t","id":"a","iat":1700000000,"renotify":true})",       // renotify needs a tag
       R"({"title":"t","id":"a","iat":1700000000,"actions":{}})",
@@ -378,3 +385,15 @@ TEST_F(Push, MutatedEnvelopesNeverOpen) {
 
 }  // namespace
 }  // namespace sealpost
+
+TEST(PushUrl, SameOriginPathsResolveDotSegmentsAsTheUrlParserDoes) {
+  for (const char* good : {"/", "/notes/1", "/a//b", "/a/./b", "/a/../b", "/..", "/x/..", "/x/../", "/a/%2e%2e/b",
+                           "/?next=//elsewhere", "/n#//frag", "/%2e/b", "/./", "/../"}) {
+    EXPECT_TRUE(sealpost::push::is_same_origin_path(good)) << good;
+  }
+  for (const char* bad : {"", "notes", "//evil.example", "/\\evil.example", "/..//evil.example", "/.//evil.example",
+                          "/a/../..//evil.example", "/%2e%2e//evil.example", "/%2E.//evil.example", "/.%2e//e",
+                          "/%2f/evil.example", "/%2F%2Fevil.example", "/x/%5Cevil"}) {
+    EXPECT_FALSE(sealpost::push::is_same_origin_path(bad)) << bad;
+  }
+}
