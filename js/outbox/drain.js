@@ -215,7 +215,8 @@ export class Drain {
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) controller.abort(signal.reason);
     try {
-      const response = await this.fetch(request, { signal: controller.signal });
+      const send = this.fetch; // called unbound: browsers refuse fetch with a `this` that is not a global
+      const response = await send(request, { signal: controller.signal });
       const outcome = { kind: 'response', status: response.status, retryAfter: response.headers.get('retry-after') ?? '' };
       await discardBody(response);
       return outcome;

@@ -242,3 +242,19 @@ test('the module loads over HTTP with a wrong Content-Type and where compileStre
     WebAssembly.compileStreaming = streaming;
   }
 });
+
+test('fetch is called as browsers require it: not as a method of another object', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox();
+  t.after(() => outbox.close());
+  // Browsers throw "Illegal invocation" when fetch runs with a `this` that is not a global object.
+  function strictFetch(request, init) {
+    if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation');
+    return fetch(request, init);
+  }
+  const { id } = await outbox.enqueue({ url: `${server.url}/n`, method: 'POST', body: 'x' });
+  const result = await drain(outbox, clock, { fetch: strictFetch });
+  assert.deepEqual([result.sent, result.retrying], [1, 0]);
+  assert.ok(server.accepted.get(id));
+});
