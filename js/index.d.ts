@@ -174,8 +174,10 @@ export interface PushKeyStore {
 }
 
 export interface PushReceiverOptions extends LoadOptions {
-  /** Ed25519 public keys (base64url) whose signatures are trusted; empty or absent: signatures not required. */
+  /** Ed25519 public keys (base64url) whose signatures are trusted. Required unless allowUnsigned is true. */
   trustedSigners?: Array<string | Uint8Array>;
+  /** Accept envelopes no one signed (no trustedSigners): an explicit choice, since anyone holding the device's public key could then show notifications. */
+  allowUnsigned?: boolean;
   /** How far in the future `iat` may be, in seconds (default 300). */
   maxSkewSeconds?: number;
   /** How long a previous key keeps opening envelopes after rotate(), in ms (default 7 days). */

@@ -62,7 +62,8 @@ export class PushReceiver {
   /**
    * Opens (or creates, on first use) the device's push keys and seen-id store.
    * @param {{
-   *   trustedSigners?: Array<string | Uint8Array>,  // Ed25519 public keys; empty: signatures not required
+   *   trustedSigners?: Array<string | Uint8Array>,  // Ed25519 public keys of the app server's signers
+   *   allowUnsigned?: boolean,       // true: no signers, and envelopes need no signature (required then)
    *   maxSkewSeconds?: number,       // how far in the future `iat` may be (default 300)
    *   gracePeriodMs?: number,        // how long a previous key still opens envelopes after rotate() (default 7 days)
    *   keyStore?: import('../storage/keystore.js').WebCryptoKeyStore,  // default: WebCryptoKeyStore on `indexedDB`
@@ -77,6 +78,15 @@ export class PushReceiver {
     const signers = options.trustedSigners ?? [];
     if (!Array.isArray(signers)) throw invalid('trustedSigners must be an array of Ed25519 public keys');
     const trustedSigners = signers.map(signerKey);
+    // Fail closed: without signers anyone holding the device's public key could show notifications in the
+    // app's name, so that takes an explicit choice.
+    if (trustedSigners.length === 0 && options.allowUnsigned !== true) {
+      throw invalid('PushReceiver needs trustedSigners (the Ed25519 public keys from generateSignerKeyPair()), '
+        + 'or allowUnsigned: true to accept envelopes that no one signed');
+    }
+    if (trustedSigners.length > 0 && options.allowUnsigned === true) {
+      throw invalid('allowUnsigned: true and trustedSigners contradict each other; give one');
+    }
     const maxSkewSeconds = options.maxSkewSeconds ?? 300;
     if (!Number.isFinite(maxSkewSeconds) || maxSkewSeconds < 0) throw invalid('maxSkewSeconds must be >= 0');
     const gracePeriodMs = options.gracePeriodMs ?? 7 * DAY_MS;

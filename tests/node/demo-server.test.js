@@ -145,7 +145,7 @@ test('push: sending with no subscription says so; simulated delivery seals for a
   assert.match(send.body.error, /simulated delivery/);
   const { PushReceiver } = await import('../../js/index.js');
   const { IDBFactory } = await import('fake-indexeddb');
-  const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+  const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB: new IDBFactory() });
   const sim = await call(demo, 'POST', '/api/push/simulate', { publicKey: rx.publicKey, message: { title: 'Hello', url: '/' } });
   assert.equal(sim.status, 200);
   const message = await rx.open(sim.body.envelope);
@@ -185,7 +185,7 @@ test('push/send seals for each stored device and sends with web-push and the sto
   const { PushReceiver } = await import('../../js/index.js');
   const { IDBFactory } = await import('fake-indexeddb');
   const device = async (name) => {
-    const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+    const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB: new IDBFactory() });
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
     const subscription = { endpoint: `${origin}/push/${name}`, expirationTime: null,

@@ -170,7 +170,7 @@ test('push: a valid message that cannot be displayed is display-failed, broadcas
   try {
     const refuse = { on: true };
     const scope = refusingScope(refuse);
-    installSealpost(scope, { push: {} });
+    installSealpost(scope, { push: { allowUnsigned: true } });
     const { publicKey } = await scope.ask({ type: 'sealpost:push-key' });
     const envelope = sealPush({ recipientPublicKey: publicKey, now: Date.now(), message: { id: 'm1', title: 'Hello' } });
 

@@ -26,7 +26,7 @@ function clock(start = T0) {
 async function receiver(options = {}) {
   const indexedDB = options.indexedDB ?? new IDBFactory();
   const c = options.clock ?? clock();
-  const rx = await PushReceiver.open({ indexedDB, now: c.now, ...options });
+  const rx = await PushReceiver.open({ allowUnsigned: !options.trustedSigners?.length, indexedDB, now: c.now, ...options });
   return { rx, indexedDB, clock: c };
 }
 
@@ -144,20 +144,20 @@ test('replay across a restart: a re-opened receiver rejects a seen id; expired i
   const indexedDB = new IDBFactory();
   const c = clock();
   const keyStore = await WebCryptoKeyStore.open({ indexedDB });
-  const first = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  const first = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now });
   const publicKey = first.publicKey;
   const envelope = sealPush({ recipientPublicKey: publicKey, now: T0, message: { id: 'r1', title: 't', ttl: 600 } });
   assert.equal((await first.open(envelope)).id, 'r1');
   first.close();
 
-  const second = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  const second = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now });
   assert.equal(second.publicKey, publicKey, 'the device key survives the restart');
   await rejects(second.open(envelope), 'replayed');
   second.close();
 
   // After its expiry the id is pruned from the store (the envelope itself is now `expired`).
   c.t = T0 + 601_000;
-  const third = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  const third = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now });
   const fresh = sealPush({ recipientPublicKey: publicKey, now: c.t, message: { id: 'r2', title: 't' } });
   assert.equal((await third.open(fresh)).id, 'r2');
   const ids = await seenIds(indexedDB);
@@ -193,7 +193,7 @@ test('rotate(): the previous key opens for the grace period, then is forgotten (
   const indexedDB = new IDBFactory();
   const c = clock();
   const keyStore = await WebCryptoKeyStore.open({ indexedDB });
-  const rx = await PushReceiver.open({ indexedDB, keyStore, now: c.now, gracePeriodMs: 3600_000 });
+  const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now, gracePeriodMs: 3600_000 });
   const oldKey = rx.publicKey;
   const rotated = await rx.rotate();
   assert.notEqual(rotated.publicKey, oldKey);
@@ -206,7 +206,7 @@ test('rotate(): the previous key opens for the grace period, then is forgotten (
 
   // Another context (a restarted worker) sees the same keys.
   c.t += 1800_000;
-  const again = await PushReceiver.open({ indexedDB, keyStore, now: c.now, gracePeriodMs: 3600_000 });
+  const again = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now, gracePeriodMs: 3600_000 });
   assert.equal(again.publicKey, rotated.publicKey);
   assert.equal((await again.open(seal(oldKey, 'old-2'))).id, 'old-2');
   c.t += 1800_001;
@@ -220,8 +220,8 @@ test('a key rotated in another context is picked up on the next envelope', async
   const indexedDB = new IDBFactory();
   const keyStore = await WebCryptoKeyStore.open({ indexedDB });
   const c = clock();
-  const page = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
-  const worker = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  const page = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now });
+  const worker = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now });
   assert.equal(page.publicKey, worker.publicKey, 'two contexts agree on one key');
   const oldKey = worker.publicKey;
   const { publicKey } = await page.rotate();
@@ -238,7 +238,7 @@ test('a key rotated in another context is picked up on the next envelope', async
 test('a stored key that no longer unwraps is replaced by a fresh one', async () => {
   const indexedDB = new IDBFactory();
   const keyStore = await WebCryptoKeyStore.open({ indexedDB });
-  const first = await PushReceiver.open({ indexedDB, keyStore });
+  const first = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore });
   const oldKey = first.publicKey;
   first.close();
   const broken = {
@@ -246,7 +246,7 @@ test('a stored key that no longer unwraps is replaced by a fresh one', async () 
     store: (purpose, bytes) => keyStore.store(purpose, bytes),
     delete: (purpose) => keyStore.delete(purpose),
   };
-  const second = await PushReceiver.open({ indexedDB, keyStore: broken });
+  const second = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore: broken });
   assert.notEqual(second.publicKey, oldKey);
   second.close();
 });
@@ -255,7 +255,7 @@ test('destroy() crypto-shreds the push keys: old envelopes never open again', as
   const indexedDB = new IDBFactory();
   const keyStore = await WebCryptoKeyStore.open({ indexedDB });
   const c = clock();
-  const rx = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now });
   const oldKey = rx.publicKey;
   await rx.rotate();
   const envelope = sealPush({ recipientPublicKey: rx.publicKey, now: T0, message: { id: 'before', title: 't' } });
@@ -266,7 +266,7 @@ test('destroy() crypto-shreds the push keys: old envelopes never open again', as
   assert.deepEqual(await keyStore.purposes('push:'), [], 'current and previous keys are deleted at rest');
   await rejects(rx.open(envelope), 'closed');
 
-  const fresh = await PushReceiver.open({ indexedDB, keyStore, now: c.now });
+  const fresh = await PushReceiver.open({ allowUnsigned: true, indexedDB, keyStore, now: c.now });
   assert.notEqual(fresh.publicKey, currentKey);
   assert.notEqual(fresh.publicKey, oldKey);
   await rejects(fresh.open(envelope), 'unknown-recipient');
@@ -362,4 +362,17 @@ test('10,000 random and mutated envelopes never crash and never open', async () 
   for (const code of codes.keys()) assert.ok(allowed.has(code), `unexpected code ${code}: ${[...codes]}`);
   rx.close();
   lax.close();
+});
+
+test('PushReceiver fails closed: it needs trustedSigners, or allowUnsigned: true said outright', async () => {
+  const indexedDB = new IDBFactory();
+  await assert.rejects(PushReceiver.open({ indexedDB }), (e) => e.code === 'invalid-argument' && /allowUnsigned/.test(e.message));
+  await assert.rejects(PushReceiver.open({ indexedDB, trustedSigners: [] }), { code: 'invalid-argument' });
+  const signer = generateSignerKeyPair();
+  await assert.rejects(PushReceiver.open({ indexedDB, trustedSigners: [signer.publicKey], allowUnsigned: true }),
+    { code: 'invalid-argument' });
+  const strict = await PushReceiver.open({ indexedDB, trustedSigners: [signer.publicKey] });
+  await assert.rejects(strict.open(sealPush({ recipientPublicKey: strict.publicKey, now: T0, message: { title: 'u' } })),
+    { code: 'unsigned' });
+  strict.close();
 });

@@ -188,7 +188,7 @@ test('an envelope goes through web-push, arrives byte for byte and opens in Push
 test('push service answers map to sent / expired / retry / rejected', async (t) => {
   const service = await pushService(vapid);
   t.after(() => service.close());
-  const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+  const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB: new IDBFactory() });
   t.after(() => rx.close());
   const envelope = sealPush({ recipientPublicKey: rx.publicKey, message: { title: 't' } });
   // The loopback service stands in for a push service: named in pushServiceHosts, so its answers' text is kept.
@@ -262,7 +262,7 @@ test('sendToMany seals per device with bounded concurrency and reports per devic
 });
 
 test('sealPush validates before sealing and names the size when an envelope is too large', async () => {
-  const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+  const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB: new IDBFactory() });
   const recipientPublicKey = rx.publicKey;
   assert.throws(() => sealPush({ recipientPublicKey, message: { title: 't', body: 'x'.repeat(3000) } }),
     (e) => e.code === 'too-large' && e.size > 3000 && /\d+ bytes, over the maximum of 3000/.test(e.message));
@@ -303,7 +303,7 @@ test('js/server.d.ts declares exactly what js/server.js exports', () => {
 test('sending refuses endpoints an app server must not reach, and passes on text only from push services', async (t) => {
   const service = await pushService(vapid);
   t.after(() => service.close());
-  const rx = await PushReceiver.open({ indexedDB: new IDBFactory() });
+  const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB: new IDBFactory() });
   t.after(() => rx.close());
   const envelope = sealPush({ recipientPublicKey: rx.publicKey, message: { title: 't' } });
   const port = new URL(service.origin).port;
