@@ -63,6 +63,11 @@ export interface SealpostWorkerConfig {
   indexedDB?: IDBFactory;
   /** The IDBKeyRange of the same implementation as `indexedDB`. */
   IDBKeyRange?: typeof IDBKeyRange;
+  /**
+   * The worker's clock in ms: the wake-up limit, budgets, deadlines, re-arm times, the outboxes' schedules
+   * (passed to Outbox.open as `now`), event stamps and quiet hours. Default `() => Date.now()`.
+   */
+  now?: () => number;
 }
 
 export interface FlushSummary {

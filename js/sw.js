@@ -16,6 +16,8 @@
  * :inspect {queue, id} (one entry as Outbox.list() describes it: method, URL, state; never headers, and the
  *   body only when the config sets inspectBodies: true).
  * Every source goes through one limiter: at most `maxWakeupsPerMinute` flushes in any 60 s window.
+ * Every time the worker reads (the limiter, budgets, deadlines, re-arm times, the outboxes' schedules,
+ * event stamps, quiet hours) comes from one clock: the config's `now` (default Date.now).
  *
  * Events (ids, states, codes and counts, never plaintext) go to BroadcastChannel('sealpost').
  *

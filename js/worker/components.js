@@ -59,7 +59,7 @@ export function components({ settings, indexedDB, broadcast }) {
     for (const spec of settings.outboxes) {
       // The worker re-broadcasts the outbox's events itself (with the queue, never content).
       const outbox = await component('Outbox').open({
-        wasmUrl: settings.wasmUrl, broadcast: false, ...storage(), ...spec.options, name: spec.name,
+        wasmUrl: settings.wasmUrl, broadcast: false, now: settings.now, ...storage(), ...spec.options, name: spec.name,
       });
       for (const type of OUTBOX_EVENTS) {
         outbox.addEventListener(type, (event) => broadcast({ ...safeDetail(event.detail), type, queue: spec.name }));

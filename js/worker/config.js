@@ -28,7 +28,7 @@ const DEFAULTS = {
  *   skipWaiting?: boolean, clientsClaim?: boolean, syncBudgetMs?: number, startupBudgetMs?: number,
  *   messageBudgetMs?: number, maxWakeupsPerMinute?: number, minWaitMs?: number, rearmIntervalMs?: number,
  *   networkTimeoutMs?: number, inspectBodies?: boolean, indexedDB?: IDBFactory,
- *   IDBKeyRange?: typeof IDBKeyRange}} SealpostWorkerConfig
+ *   IDBKeyRange?: typeof IDBKeyRange, now?: () => number}} SealpostWorkerConfig
  * @typedef {{name: string, matches: (request: Request) => boolean, queueOnStatus: number[],
  *   group: ((request: Request) => (string | null | undefined)) | null, idempotencyHeader: string | null,
  *   fifo: boolean, options: object}} Route
@@ -121,6 +121,9 @@ export function normalize(config, location) {
   for (const key of Object.keys(DEFAULTS)) {
     if (config[key] !== undefined) settings[key] = positive(config[key], key);
   }
+  if (config.now !== undefined && typeof config.now !== 'function') {
+    throw invalid('now must be a function returning milliseconds');
+  }
   const outboxes = routes(config.outboxes ?? [], location.origin);
   const push = pushSettings(config.push, outboxes);
   return Object.freeze({
@@ -129,7 +132,7 @@ export function normalize(config, location) {
     moduleHref: moduleUrl(config.wasmUrl, location.href),
     indexedDB: config.indexedDB,
     IDBKeyRange: config.IDBKeyRange,
-    now: () => Date.now(),
+    now: config.now ?? (() => Date.now()),
     skipWaiting: config.skipWaiting === true,
     clientsClaim: config.clientsClaim === true,
     inspectBodies: config.inspectBodies === true,

@@ -98,7 +98,7 @@ export class Notifications {
       }
     }
     const muted = message.category && prefs.mutedCategories.includes(message.category);
-    const quiet = inQuietHours(prefs.quietHours);
+    const quiet = inQuietHours(prefs.quietHours, new Date(this.settings.now()));
     if (muted || quiet) options.silent = true;
     await this.self.registration.showNotification(title, options);
     this.broadcast({ type: 'push-shown', id: message.id, tag: options.tag ?? null, silent: options.silent === true,

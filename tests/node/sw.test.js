@@ -1,6 +1,6 @@
 // installSealpost in Node against a scripted ServiceWorkerGlobalScope: listeners added synchronously,
 // configuration checked, the message protocol, preferences persisted in IndexedDB (fake-indexeddb),
-// quiet hours, the fetch route's scope, notification clicks and the wake-up bound.
+// quiet hours, the fetch route's scope, notification clicks, and the wake-up bound on the worker's clock.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
@@ -333,4 +333,44 @@ test('push with no PushReceiver in this build still shows the fallback notificat
   assert.equal(scope.shown[0].title, 'New activity');
   assert.equal(scope.shown[0].options.tag, 'fb');
   assert.equal(scope.shown[0].options.data.fallback, true);
+});
+
+test('the wake-up limit runs on the config clock: 12 flushes in a minute, the 13th throttled until a slot frees', async () => {
+  let clock = 1_000_000_000_000; // 2001: a limiter, deadline or outbox on Date.now would disagree with it
+  const now = () => clock;
+  const indexedDB = new IDBFactory();
+  const retry = { baseDelayMs: 1, maxDelayMs: 100, jitter: 'none', maxAttempts: 100 };
+  const offline = async () => { throw new TypeError('offline'); };
+  const scope = fakeScope({ indexedDB });
+  const api = installSealpost(scope, { IDBKeyRange, now, outboxes: [{ name: 'notes', retry, fetch: offline }] });
+  // One entry that never gets through: every flush tries it once (a request), so every flush keeps its slot.
+  const outbox = await sealpost.Outbox.open({ name: 'notes', indexedDB, IDBKeyRange, now, broadcast: false, retry });
+  await outbox.enqueue({ url: `${ORIGIN}/api/notes`, method: 'POST', body: 'x' });
+  outbox.close();
+
+  const start = clock;
+  for (let i = 1; i <= 12; i += 1) {
+    const summary = await api.flush();
+    assert.equal(summary.throttled, undefined, `flush ${i}`);
+    assert.equal(summary.retrying, 1, `flush ${i} made its attempt`);
+    clock += 1000; // the entry is due again (backoff at most 100 ms); the window still holds every slot
+  }
+  const throttled = await api.flush();
+  assert.equal(throttled.throttled, true, 'the 13th flush in the minute');
+  assert.equal(throttled.nextSlotAt, start + 60000, 'the first slot frees a minute after it was taken');
+  assert.equal(throttled.retrying, 0, 'no request');
+  const { wakeups } = await api.stats();
+  assert.deepEqual(wakeups, { lastMinute: 12, limit: 12, bySource: { api: 12 }, throttled: 1 });
+
+  clock = start + 59999;
+  assert.equal((await api.flush()).throttled, true, 'not a millisecond early');
+  clock = start + 60000;
+  const freed = await api.flush();
+  assert.equal(freed.throttled, undefined, 'a slot freed when the clock moved on');
+  assert.equal(freed.retrying, 1);
+  assert.equal((await api.flush()).throttled, true, 'and only one');
+});
+
+test('a clock that is not a function is refused', () => {
+  assert.throws(() => installSealpost(fakeScope(), { now: 5 }), { code: 'invalid-argument', message: /now must be a function/ });
 });
