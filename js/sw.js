@@ -28,7 +28,7 @@
  */
 import { normalize } from './worker/config.js';
 import { broadcaster, errorInfo } from './worker/events.js';
-import { precacheModule, serveModuleFromCache } from './worker/module-cache.js';
+import { moduleFetcher, precacheModule } from './worker/module-cache.js';
 import { components } from './worker/components.js';
 import { WorkerState } from './worker/state.js';
 import { Wakeups, registerSync, tagQueue } from './worker/wakeups.js';
@@ -55,9 +55,11 @@ function extend(event, promise) {
 function assemble(self, settings) {
   const broadcast = broadcaster(settings.now);
   const indexedDB = () => settings.indexedDB ?? self.indexedDB;
-  // The module must load in a worker started offline: the worker's fetches of it go to Cache Storage first.
-  serveModuleFromCache(self, settings.moduleHref);
-  const { outboxes, receiver } = components({ settings, indexedDB, broadcast });
+  const fetchModule = moduleFetcher({
+    caches: () => self.caches ?? globalThis.caches,
+    fetch: (input, init) => self.fetch(input, init),
+  });
+  const { outboxes, receiver } = components({ settings, indexedDB, fetchModule, broadcast });
   const state = new WorkerState(indexedDB);
   const register = (queue) => registerSync(self, queue);
   const wakeups = new Wakeups({ settings, outboxes, broadcast, registerSync: register, state });
@@ -137,7 +139,7 @@ export function installSealpost(self, config) {
 
   self.addEventListener('install', (event) => {
     event.waitUntil(Promise.all([
-      precacheModule(globalThis.caches, settings.moduleHref),
+      precacheModule(self.caches ?? globalThis.caches, settings.moduleHref),
       settings.skipWaiting ? self.skipWaiting() : null,
     ]));
   });

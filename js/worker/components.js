@@ -46,11 +46,12 @@ function once(make) {
 
 /**
  * @param {{settings: import('./config.js').Settings, indexedDB: () => IDBFactory,
- *   broadcast: (event: object) => void}} deps
+ *   fetchModule: (url: URL) => Promise<Response>, broadcast: (event: object) => void}} deps
  * @returns {{outboxes: () => Promise<Map<string, any>>, receiver: () => Promise<any>}}
  */
-export function components({ settings, indexedDB, broadcast }) {
-  const loadModule = () => sealpost.ready({ wasmUrl: settings.wasmUrl });
+export function components({ settings, indexedDB, fetchModule, broadcast }) {
+  // One instance of the module for everything in this worker, fetched through the module cache.
+  const loadModule = () => sealpost.ready({ wasmUrl: settings.wasmUrl, fetchModule });
   const storage = () => ({ indexedDB: indexedDB(), ...(settings.IDBKeyRange ? { IDBKeyRange: settings.IDBKeyRange } : {}) });
 
   const outboxes = once(async () => {

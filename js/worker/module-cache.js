@@ -1,6 +1,6 @@
 /**
  * sealpost.wasm in Cache Storage, so that a worker started offline still loads it: put there at install,
- * and the worker's own fetches of that one URL are answered from there first (the loader uses fetch()).
+ * and read from there first by the loader (through its `fetchModule` option, never by replacing fetch).
  */
 export const WASM_CACHE = 'sealpost-wasm';
 
@@ -14,27 +14,28 @@ export async function precacheModule(caches, href) {
   await cache.add(new Request(href, { cache: 'reload', credentials: 'same-origin' }));
 }
 
-/** Replaces self.fetch so that a fetch of `href` is answered from the cache first, the network else. */
-export function serveModuleFromCache(self, href) {
-  const networkFetch = self.fetch;
-
-  async function moduleResponse(input, init) {
+/**
+ * The loader's `fetchModule`: the cached copy when there is one, else the network, whose answer (when
+ * ok) also goes into the cache.
+ * @param {{caches: () => (CacheStorage | undefined), fetch: (input: string, init: RequestInit) => Promise<Response>}} deps
+ *   `caches` is read at each call (it may be missing, as in Node)
+ * @returns {(url: URL) => Promise<Response>}
+ */
+export function moduleFetcher({ caches, fetch }) {
+  return async (url) => {
+    const href = String(url);
     try {
-      const cached = await caches.match(href, { cacheName: WASM_CACHE });
+      const cached = await caches().match(href, { cacheName: WASM_CACHE });
       if (cached) return cached;
     } catch {
       // Cache Storage unavailable: fall through to the network.
     }
-    const response = await networkFetch.call(self, input, init);
-    if (response.ok) caches.open(WASM_CACHE).then((cache) => cache.put(href, response.clone())).catch(() => {});
+    const response = await fetch(href, { credentials: 'same-origin' });
+    if (response.ok) {
+      // Copied now: the loader starts reading the body as soon as it has the response.
+      const copy = response.clone();
+      Promise.resolve().then(() => caches().open(WASM_CACHE)).then((cache) => cache.put(href, copy)).catch(() => {});
+    }
     return response;
-  }
-
-  self.fetch = function fetchWithCachedModule(input, init) {
-    const url = typeof input === 'string' || input instanceof URL ? String(input) : input?.url;
-    let target = null;
-    try { target = url ? new URL(url, self.location.href).href : null; } catch { target = null; }
-    if (target === href) return moduleResponse(input, init);
-    return networkFetch.call(self, input, init);
   };
 }

@@ -1,12 +1,15 @@
 // installSealpost in Node against a scripted ServiceWorkerGlobalScope: listeners added synchronously,
 // configuration checked, the message protocol, preferences persisted in IndexedDB (fake-indexeddb),
-// quiet hours, the fetch route's scope, notification clicks, and the wake-up bound on the worker's clock.
+// quiet hours, the fetch route's scope, notification clicks, the wake-up bound on the worker's clock, and
+// sealpost.wasm from Cache Storage without replacing fetch.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
 import * as sealpost from '../../js/index.js';
 import { installSealpost, inQuietHours, mergePreferences } from '../../js/sw.js';
+import { moduleFetcher, WASM_CACHE } from '../../js/worker/module-cache.js';
 import { startServer } from './loopback-server.js';
 
 const ORIGIN = 'https://app.example';
@@ -373,4 +376,74 @@ test('the wake-up limit runs on the config clock: 12 flushes in a minute, the 13
 
 test('a clock that is not a function is refused', () => {
   assert.throws(() => installSealpost(fakeScope(), { now: 5 }), { code: 'invalid-argument', message: /now must be a function/ });
+});
+
+/** Cache Storage with what the worker uses of it; `added` lists the URLs cache.add was given. */
+function fakeCaches() {
+  const stores = new Map();
+  const added = [];
+  const open = async (name) => {
+    if (!stores.has(name)) stores.set(name, new Map());
+    const entries = stores.get(name);
+    return {
+      add: async (request) => { added.push(request.url); },
+      put: async (key, response) => { entries.set(String(key), response); },
+      match: async (key) => entries.get(String(key))?.clone(),
+    };
+  };
+  return { stores, added, open, match: async (key, { cacheName }) => (await open(cacheName)).match(key) };
+}
+
+test('installSealpost never replaces fetch: the loader gets sealpost.wasm through fetchModule, and it is kept in Cache Storage', async () => {
+  const bytes = await readFile(new URL('../../dist/sealpost.wasm', import.meta.url));
+  const wasmUrl = `${ORIGIN}/assets-${process.pid}-${Date.now()}/sealpost.wasm`; // compiled once per URL and process
+  const scope = fakeScope();
+  const requested = [];
+  const fetch = async (input) => {
+    requested.push(String(input instanceof Request ? input.url : input));
+    return new Response(bytes, { headers: { 'Content-Type': 'application/wasm' } });
+  };
+  const assigned = [];
+  Object.defineProperty(scope, 'fetch', { get: () => fetch, set: (value) => assigned.push(value), configurable: true });
+  scope.caches = fakeCaches();
+  const globalFetch = globalThis.fetch;
+
+  installSealpost(scope, { wasmUrl, push: {} });
+  const install = await scope.dispatch('install');
+  assert.equal(install.settled[0].status, 'fulfilled', String(install.settled[0].reason));
+  assert.deepEqual(scope.caches.added, [wasmUrl], 'precached at install');
+
+  const { publicKey } = await scope.ask({ type: 'sealpost:push-key' });
+  assert.equal(typeof publicKey, 'string');
+  assert.deepEqual(requested, [wasmUrl], 'the module came from the worker\'s fetch (the cache was empty), once');
+  await until(() => scope.caches.stores.get(WASM_CACHE)?.has(wasmUrl));
+  assert.deepEqual(assigned, [], 'scope.fetch was never assigned');
+  assert.equal(scope.fetch, fetch);
+  assert.equal(globalThis.fetch, globalFetch);
+});
+
+test('fetchModule answers from Cache Storage first; the network fills it; no cache means the network', async () => {
+  const url = new URL(`${ORIGIN}/sealpost.wasm`);
+  const caches = fakeCaches();
+  const calls = [];
+  let status = 200;
+  const fetch = async (href, init) => {
+    calls.push({ href, init });
+    return new Response(`module ${calls.length}`, { status });
+  };
+  const fetchModule = moduleFetcher({ caches: () => caches, fetch });
+
+  status = 503;
+  assert.equal((await fetchModule(url)).status, 503);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(caches.stores.get(WASM_CACHE)?.size ?? 0, 0, 'an error answer is not cached');
+  status = 200;
+  assert.equal(await (await fetchModule(url)).text(), 'module 2', 'the network when nothing is cached');
+  assert.deepEqual(calls.map((c) => [c.href, c.init.credentials]), [[url.href, 'same-origin'], [url.href, 'same-origin']]);
+  await until(() => caches.stores.get(WASM_CACHE)?.has(url.href));
+  assert.equal(await (await fetchModule(url)).text(), 'module 2', 'then the cached copy');
+  assert.equal(calls.length, 2, 'without the network');
+
+  const noCaches = moduleFetcher({ caches: () => undefined, fetch });
+  assert.equal(await (await noCaches(url)).text(), 'module 3');
 });
