@@ -25,7 +25,7 @@ export class Messages {
   }
 
   /**
-   * Every queue's counts and the wake-up limiter's last minute.
+   * Every queue's counts (Outbox.stats: no record is opened) and the wake-up limiter's last minute.
    * @returns {Promise<{queues: Record<string, {pending: number, inflight: number, dead: number,
    *   nextAttemptAt: number | null}>, wakeups: object}>}
    */
@@ -33,13 +33,8 @@ export class Messages {
     const queues = {};
     const map = this.settings.outboxes.length ? await this.outboxes() : new Map();
     for (const [name, outbox] of map) {
-      const entries = await outbox.list();
-      const count = (state) => entries.filter((e) => e.state === state).length;
-      const times = entries.filter((e) => e.state === 'pending' && typeof e.nextAttemptAt === 'number').map((e) => e.nextAttemptAt);
-      queues[name] = {
-        pending: count('pending'), inflight: count('inflight'), dead: count('dead'),
-        nextAttemptAt: times.length ? Math.min(...times) : null,
-      };
+      const { pending, inflight, dead, nextAttemptAt } = await outbox.stats();
+      queues[name] = { pending, inflight, dead, nextAttemptAt };
     }
     return { queues, wakeups: this.wakeups.snapshot() };
   }

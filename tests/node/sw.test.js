@@ -447,3 +447,22 @@ test('fetchModule answers from Cache Storage first; the network fills it; no cac
   const noCaches = moduleFetcher({ caches: () => undefined, fetch });
   assert.equal(await (await noCaches(url)).text(), 'module 3');
 });
+
+test('sealpost:stats counts without opening a record (Outbox.stats, not list)', async (t) => {
+  const scope = fakeScope();
+  const offline = async () => { throw new TypeError('offline'); };
+  scope.fetch = offline;
+  installSealpost(scope, { IDBKeyRange, startupBudgetMs: 1,
+    outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' }, fetch: offline }] });
+  const queued = await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/api/notes`, { method: 'POST', body: 'x' }) });
+  assert.equal(queued.response.status, 202);
+  const { list } = sealpost.Outbox.prototype;
+  sealpost.Outbox.prototype.list = () => { throw new Error('stats must not decrypt every record'); };
+  t.after(() => { sealpost.Outbox.prototype.list = list; });
+  const stats = await scope.ask({ type: 'sealpost:stats' });
+  assert.deepEqual(Object.keys(stats).sort(), ['queues', 'wakeups']);
+  const { pending, inflight, dead, nextAttemptAt } = stats.queues.notes;
+  assert.deepEqual({ pending: pending + inflight, dead }, { pending: 1, dead: 0 });
+  assert.equal(typeof nextAttemptAt, 'number');
+  assert.deepEqual(Object.keys(stats.queues.notes).sort(), ['dead', 'inflight', 'nextAttemptAt', 'pending']);
+});
