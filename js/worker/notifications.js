@@ -3,7 +3,6 @@
  * under the user's preferences, or answered with the fallback notification; a click focuses or opens a
  * same-origin window, or sends the `not-useful` feedback through an outbox.
  */
-import { fromBase64url } from '../base64url.js';
 import { minutes } from './state.js';
 import { errorInfo } from './events.js';
 
@@ -36,17 +35,15 @@ function notificationFor(message) {
   return options;
 }
 
-/** What to open: raw bytes (first byte 0x01) or base64url text of them. */
-function envelopeBytes(data) {
+/**
+ * What PushReceiver.open is given: text and bytes as they are (the receiver takes raw envelope bytes or
+ * base64url text, as a string or as its UTF-8 bytes), a push event's PushMessageData as its bytes, and
+ * no data as no bytes.
+ */
+function envelopeInput(data) {
   if (data === null || data === undefined) return new Uint8Array(0);
-  if (typeof data === 'string') return fromBase64url(data.trim()) ?? new TextEncoder().encode(data);
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
-    return new Uint8Array(data instanceof ArrayBuffer ? data : data.buffer, data.byteOffset ?? 0, data.byteLength);
-  }
-  const bytes = new Uint8Array(data.arrayBuffer()); // PushMessageData
-  if (bytes[0] === 0x01) return bytes;
-  return fromBase64url(data.text().trim()) ?? bytes;
+  if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data;
+  return new Uint8Array(data.arrayBuffer()); // PushMessageData
 }
 
 export class Notifications {
@@ -117,7 +114,7 @@ export class Notifications {
     let message;
     try {
       rx = await this.receiver();
-      message = await rx.open(envelopeBytes(data));
+      message = await rx.open(envelopeInput(data));
     } catch (error) {
       return this.rejected(errorInfo(error).code);
     }

@@ -10,6 +10,7 @@ import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import * as sealpost from '../../js/index.js';
 import { installSealpost, inQuietHours, mergePreferences } from '../../js/sw.js';
 import { moduleFetcher, WASM_CACHE } from '../../js/worker/module-cache.js';
+import { sealPush } from '../../js/server.js';
 import { startServer } from './loopback-server.js';
 
 const ORIGIN = 'https://app.example';
@@ -465,4 +466,23 @@ test('sealpost:stats counts without opening a record (Outbox.stats, not list)', 
   assert.deepEqual({ pending: pending + inflight, dead }, { pending: 1, dead: 0 });
   assert.equal(typeof nextAttemptAt, 'number');
   assert.deepEqual(Object.keys(stats.queues.notes).sort(), ['dead', 'inflight', 'nextAttemptAt', 'pending']);
+});
+
+test('push data reaches the receiver as it came: PushMessageData of bytes or of base64url text, a string, bytes', async () => {
+  const scope = fakeScope();
+  const api = installSealpost(scope, { push: {} });
+  const { publicKey } = await scope.ask({ type: 'sealpost:push-key' });
+  const seal = (id) => new Uint8Array(sealPush({ recipientPublicKey: publicKey, now: Date.now(), message: { id, title: id } }));
+  const text = (bytes) => Buffer.from(bytes).toString('base64url');
+  /** What a push event's `data` (PushMessageData) gives. */
+  const pushData = (bytes) => ({ arrayBuffer: () => bytes.slice().buffer, text: () => new TextDecoder().decode(bytes) });
+
+  await scope.dispatch('push', { data: pushData(seal('raw')) });
+  await scope.dispatch('push', { data: pushData(new TextEncoder().encode(text(seal('text')))) });
+  assert.equal((await api.deliver(` ${text(seal('string'))}\n`)).shown, true);
+  assert.equal((await api.deliver(seal('bytes'))).shown, true);
+  assert.equal((await api.deliver(seal('buffer').buffer)).shown, true);
+  assert.deepEqual(scope.shown.map((n) => n.title), ['raw', 'text', 'string', 'bytes', 'buffer']);
+  const empty = await scope.dispatch('push', { data: null });
+  assert.equal(empty.settled[0].value.shown, 'fallback', 'a push without data shows the fallback');
 });
