@@ -22,8 +22,10 @@ export interface OutboxRoute {
 }
 
 export interface PushWiring {
-  /** base64url Ed25519 public keys; when set, unsigned messages are rejected. */
+  /** base64url Ed25519 public keys; unsigned messages are rejected. Required unless allowUnsigned is true. */
   trustedSigners?: string[];
+  /** Accept unsigned envelopes (no trustedSigners): an explicit choice. */
+  allowUnsigned?: boolean;
   maxSkewSeconds?: number;
   /** The notification shown when an envelope fails a check (one shared tag, so they collapse). */
   fallback?: { title?: string; body?: string; tag?: string; icon?: string; badge?: string };
@@ -63,6 +65,11 @@ export interface SealpostWorkerConfig {
   indexedDB?: IDBFactory;
   /** The IDBKeyRange of the same implementation as `indexedDB`. */
   IDBKeyRange?: typeof IDBKeyRange;
+  /**
+   * The worker's clock in ms: the wake-up limit, budgets, deadlines, re-arm times, the outboxes' schedules
+   * (passed to Outbox.open as `now`), event stamps and quiet hours. Default `() => Date.now()`.
+   */
+  now?: () => number;
 }
 
 export interface FlushSummary {

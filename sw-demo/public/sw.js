@@ -20,7 +20,8 @@ installSealpost(self, {
     retry: { baseDelayMs: 2000, maxDelayMs: 10 * 60 * 1000, ...retry },
   }],
   push: {
-    trustedSigners: config.signerPublicKey ? [config.signerPublicKey] : [],
+    // The demo server signs every push; only a server without sealpost/server's module has no signer.
+    ...(config.signerPublicKey ? { trustedSigners: [config.signerPublicKey] } : { allowUnsigned: true }),
     fallback: { title: 'Field notes', body: 'Something new arrived. Open the app to see it.', tag: 'field-notes-fallback' },
     feedback: { url: '/api/feedback', queue: 'notes' },
   },

@@ -1,12 +1,16 @@
 // installSealpost in Node against a scripted ServiceWorkerGlobalScope: listeners added synchronously,
 // configuration checked, the message protocol, preferences persisted in IndexedDB (fake-indexeddb),
-// quiet hours, the fetch route's scope, notification clicks and the wake-up bound.
+// quiet hours, the fetch route's scope, notification clicks, the wake-up bound on the worker's clock, and
+// sealpost.wasm from Cache Storage without replacing fetch.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
 import * as sealpost from '../../js/index.js';
 import { installSealpost, inQuietHours, mergePreferences } from '../../js/sw.js';
+import { moduleFetcher, WASM_CACHE } from '../../js/worker/module-cache.js';
+import { sealPush } from '../../js/server.js';
 import { startServer } from './loopback-server.js';
 
 const ORIGIN = 'https://app.example';
@@ -81,7 +85,7 @@ test('every listener is added synchronously, during the call', () => {
   const scope = fakeScope();
   const api = installSealpost(scope, {
     outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }],
-    push: { trustedSigners: [] },
+    push: { allowUnsigned: true },
   });
   assert.deepEqual([...scope.added].sort(), [...EVENTS].sort());
   assert.equal(typeof api.flush, 'function');
@@ -98,7 +102,9 @@ test('a bad configuration is a clear invalid-argument error at install time', ()
     [{ outboxes: [{ name: 'a', match: 'POST /x' }] }, /match must be an object or a function/],
     [{ maxWakeupsPerMinute: 0 }, /maxWakeupsPerMinute must be a positive number/],
     [{ syncBudgetMs: 'soon' }, /syncBudgetMs/],
-    [{ outboxes: [{ name: 'a' }], push: { feedback: { queue: 'b' } } }, /push.feedback.queue names no outbox: b/],
+    [{ outboxes: [{ name: 'a' }], push: { allowUnsigned: true, feedback: { queue: 'b' } } }, /push.feedback.queue names no outbox: b/],
+    [{ push: {} }, /push needs trustedSigners.*or allowUnsigned: true/],
+    [{ push: { trustedSigners: [] } }, /allowUnsigned/],
   ];
   for (const [config, message] of cases) {
     const scope = fakeScope();
@@ -137,7 +143,7 @@ test('preferences are validated, merged and kept in IndexedDB across worker live
   const events = listen();
   try {
     const first = fakeScope({ indexedDB });
-    installSealpost(first, { push: {} });
+    installSealpost(first, { push: { allowUnsigned: true } });
     assert.deepEqual(await first.ask({ type: 'sealpost:preferences' }), { mutedCategories: [], quietHours: null });
     const set = { mutedCategories: ['promotions'], quietHours: { start: '22:00', end: '07:00' } };
     assert.deepEqual(await first.ask({ type: 'sealpost:preferences', set }), set);
@@ -147,7 +153,7 @@ test('preferences are validated, merged and kept in IndexedDB across worker live
 
     // A new worker life (new scope, same storage) reads what the last one stored.
     const second = fakeScope({ indexedDB });
-    installSealpost(second, { push: {} });
+    installSealpost(second, { push: { allowUnsigned: true } });
     assert.deepEqual(await second.ask({ type: 'sealpost:preferences' }), set);
     const changed = await events.until((e) => e.type === 'preferences' && e.preferences.mutedCategories[0] === 'promotions');
     assert.equal(changed.length, 1);
@@ -305,7 +311,7 @@ test('notificationclick opens same-origin urls only, and refuses others with an 
   const events = listen();
   try {
     const scope = fakeScope();
-    installSealpost(scope, { push: {} });
+    installSealpost(scope, { push: { allowUnsigned: true } });
     const click = (url) => scope.dispatch('notificationclick', {
       action: '', notification: { data: { url }, close() {} },
     });
@@ -313,9 +319,11 @@ test('notificationclick opens same-origin urls only, and refuses others with an 
     await click('https://evil.example/phish');
     await click('//evil.example/x');
     await click('javascript:alert(1)');
+    await click('/..//evil.example/x'); // same origin, but its path is '//evil.example/x'
+    await click('/%2e%2e//evil.example/x');
     assert.deepEqual(scope.opened, [`${ORIGIN}/notes/7`]);
-    const refused = await events.until((e) => e.type === 'notification-click' && e.outcome === 'refused', 3);
-    assert.equal(refused.length, 3, JSON.stringify(events.seen));
+    const refused = await events.until((e) => e.type === 'notification-click' && e.outcome === 'refused', 5);
+    assert.equal(refused.length, 5, JSON.stringify(events.seen));
   } finally {
     events.close();
   }
@@ -327,10 +335,186 @@ test('push with no PushReceiver in this build still shows the fallback notificat
     return;
   }
   const scope = fakeScope();
-  installSealpost(scope, { push: { fallback: { title: 'New activity', tag: 'fb' } } });
+  installSealpost(scope, { push: { allowUnsigned: true, fallback: { title: 'New activity', tag: 'fb' } } });
   await scope.dispatch('push', { data: { arrayBuffer: () => new ArrayBuffer(1), text: () => '' } });
   assert.equal(scope.shown.length, 1);
   assert.equal(scope.shown[0].title, 'New activity');
   assert.equal(scope.shown[0].options.tag, 'fb');
   assert.equal(scope.shown[0].options.data.fallback, true);
+});
+
+test('the wake-up limit runs on the config clock: 12 flushes in a minute, the 13th throttled until a slot frees', async () => {
+  let clock = 1_000_000_000_000; // 2001: a limiter, deadline or outbox on Date.now would disagree with it
+  const now = () => clock;
+  const indexedDB = new IDBFactory();
+  const retry = { baseDelayMs: 1, maxDelayMs: 100, jitter: 'none', maxAttempts: 100 };
+  const offline = async () => { throw new TypeError('offline'); };
+  const scope = fakeScope({ indexedDB });
+  const api = installSealpost(scope, { IDBKeyRange, now, outboxes: [{ name: 'notes', retry, fetch: offline }] });
+  // One entry that never gets through: every flush tries it once (a request), so every flush keeps its slot.
+  const outbox = await sealpost.Outbox.open({ name: 'notes', indexedDB, IDBKeyRange, now, broadcast: false, retry });
+  await outbox.enqueue({ url: `${ORIGIN}/api/notes`, method: 'POST', body: 'x' });
+  outbox.close();
+
+  const start = clock;
+  for (let i = 1; i <= 12; i += 1) {
+    const summary = await api.flush();
+    assert.equal(summary.throttled, undefined, `flush ${i}`);
+    assert.equal(summary.retrying, 1, `flush ${i} made its attempt`);
+    clock += 1000; // the entry is due again (backoff at most 100 ms); the window still holds every slot
+  }
+  const throttled = await api.flush();
+  assert.equal(throttled.throttled, true, 'the 13th flush in the minute');
+  assert.equal(throttled.nextSlotAt, start + 60000, 'the first slot frees a minute after it was taken');
+  assert.equal(throttled.retrying, 0, 'no request');
+  const { wakeups } = await api.stats();
+  assert.deepEqual(wakeups, { lastMinute: 12, limit: 12, bySource: { api: 12 }, throttled: 1 });
+
+  clock = start + 59999;
+  assert.equal((await api.flush()).throttled, true, 'not a millisecond early');
+  clock = start + 60000;
+  const freed = await api.flush();
+  assert.equal(freed.throttled, undefined, 'a slot freed when the clock moved on');
+  assert.equal(freed.retrying, 1);
+  assert.equal((await api.flush()).throttled, true, 'and only one');
+});
+
+test('a clock that is not a function is refused', () => {
+  assert.throws(() => installSealpost(fakeScope(), { now: 5 }), { code: 'invalid-argument', message: /now must be a function/ });
+});
+
+/** Cache Storage with what the worker uses of it; `added` lists the URLs cache.add was given. */
+function fakeCaches() {
+  const stores = new Map();
+  const added = [];
+  const open = async (name) => {
+    if (!stores.has(name)) stores.set(name, new Map());
+    const entries = stores.get(name);
+    return {
+      add: async (request) => { added.push(request.url); },
+      put: async (key, response) => { entries.set(String(key), response); },
+      match: async (key) => entries.get(String(key))?.clone(),
+    };
+  };
+  return { stores, added, open, match: async (key, { cacheName }) => (await open(cacheName)).match(key),
+    delete: async (name) => stores.delete(name) };
+}
+
+test('a cached module that is not this build\'s is refused, deleted from the cache and reported', async () => {
+  const bytes = await readFile(new URL('../../dist/sealpost.wasm', import.meta.url));
+  const wasmUrl = `${ORIGIN}/swapped-${process.pid}-${Date.now()}/sealpost.wasm`;
+  const swapped = Buffer.from(bytes);
+  swapped[swapped.length - 1] ^= 1;
+  const scope = fakeScope();
+  scope.caches = fakeCaches();
+  (await scope.caches.open(WASM_CACHE)).put(wasmUrl, new Response(swapped, { headers: { 'Content-Type': 'application/wasm' } }));
+  let fetched = 0;
+  scope.fetch = async () => { fetched += 1; return new Response(bytes, { headers: { 'Content-Type': 'application/wasm' } }); };
+  const events = listen();
+  try {
+    installSealpost(scope, { wasmUrl, push: { allowUnsigned: true } });
+    const refused = await scope.ask({ type: 'sealpost:push-key' });
+    assert.equal(refused.error.code, 'wasm-load-failed');
+    assert.match(refused.error.message, /SHA-256/);
+    assert.equal(scope.caches.stores.has(WASM_CACHE), false, 'the swapped module is gone from the cache');
+    assert.equal((await events.until((e) => e.type === 'module-refused')).length, 1);
+    // The next load goes to the network and gets the real module.
+    const { publicKey } = await scope.ask({ type: 'sealpost:push-key' });
+    assert.equal(typeof publicKey, 'string');
+    assert.equal(fetched, 1);
+  } finally {
+    events.close();
+  }
+});
+
+test('installSealpost never replaces fetch: the loader gets sealpost.wasm through fetchModule, and it is kept in Cache Storage', async () => {
+  const bytes = await readFile(new URL('../../dist/sealpost.wasm', import.meta.url));
+  const wasmUrl = `${ORIGIN}/assets-${process.pid}-${Date.now()}/sealpost.wasm`; // compiled once per URL and process
+  const scope = fakeScope();
+  const requested = [];
+  const fetch = async (input) => {
+    requested.push(String(input instanceof Request ? input.url : input));
+    return new Response(bytes, { headers: { 'Content-Type': 'application/wasm' } });
+  };
+  const assigned = [];
+  Object.defineProperty(scope, 'fetch', { get: () => fetch, set: (value) => assigned.push(value), configurable: true });
+  scope.caches = fakeCaches();
+  const globalFetch = globalThis.fetch;
+
+  installSealpost(scope, { wasmUrl, push: { allowUnsigned: true } });
+  const install = await scope.dispatch('install');
+  assert.equal(install.settled[0].status, 'fulfilled', String(install.settled[0].reason));
+  assert.deepEqual(scope.caches.added, [wasmUrl], 'precached at install');
+
+  const { publicKey } = await scope.ask({ type: 'sealpost:push-key' });
+  assert.equal(typeof publicKey, 'string');
+  assert.deepEqual(requested, [wasmUrl], 'the module came from the worker\'s fetch (the cache was empty), once');
+  await until(() => scope.caches.stores.get(WASM_CACHE)?.has(wasmUrl));
+  assert.deepEqual(assigned, [], 'scope.fetch was never assigned');
+  assert.equal(scope.fetch, fetch);
+  assert.equal(globalThis.fetch, globalFetch);
+});
+
+test('fetchModule answers from Cache Storage first; the network fills it; no cache means the network', async () => {
+  const url = new URL(`${ORIGIN}/sealpost.wasm`);
+  const caches = fakeCaches();
+  const calls = [];
+  let status = 200;
+  const fetch = async (href, init) => {
+    calls.push({ href, init });
+    return new Response(`module ${calls.length}`, { status });
+  };
+  const fetchModule = moduleFetcher({ caches: () => caches, fetch });
+
+  status = 503;
+  assert.equal((await fetchModule(url)).status, 503);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(caches.stores.get(WASM_CACHE)?.size ?? 0, 0, 'an error answer is not cached');
+  status = 200;
+  assert.equal(await (await fetchModule(url)).text(), 'module 2', 'the network when nothing is cached');
+  assert.deepEqual(calls.map((c) => [c.href, c.init.credentials]), [[url.href, 'same-origin'], [url.href, 'same-origin']]);
+  await until(() => caches.stores.get(WASM_CACHE)?.has(url.href));
+  assert.equal(await (await fetchModule(url)).text(), 'module 2', 'then the cached copy');
+  assert.equal(calls.length, 2, 'without the network');
+
+  const noCaches = moduleFetcher({ caches: () => undefined, fetch });
+  assert.equal(await (await noCaches(url)).text(), 'module 3');
+});
+
+test('sealpost:stats counts without opening a record (Outbox.stats, not list)', async (t) => {
+  const scope = fakeScope();
+  const offline = async () => { throw new TypeError('offline'); };
+  scope.fetch = offline;
+  installSealpost(scope, { IDBKeyRange, startupBudgetMs: 1,
+    outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' }, fetch: offline }] });
+  const queued = await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/api/notes`, { method: 'POST', body: 'x' }) });
+  assert.equal(queued.response.status, 202);
+  const { list } = sealpost.Outbox.prototype;
+  sealpost.Outbox.prototype.list = () => { throw new Error('stats must not decrypt every record'); };
+  t.after(() => { sealpost.Outbox.prototype.list = list; });
+  const stats = await scope.ask({ type: 'sealpost:stats' });
+  assert.deepEqual(Object.keys(stats).sort(), ['queues', 'wakeups']);
+  const { pending, inflight, dead, nextAttemptAt } = stats.queues.notes;
+  assert.deepEqual({ pending: pending + inflight, dead }, { pending: 1, dead: 0 });
+  assert.equal(typeof nextAttemptAt, 'number');
+  assert.deepEqual(Object.keys(stats.queues.notes).sort(), ['dead', 'inflight', 'nextAttemptAt', 'pending']);
+});
+
+test('push data reaches the receiver as it came: PushMessageData of bytes or of base64url text, a string, bytes', async () => {
+  const scope = fakeScope();
+  const api = installSealpost(scope, { push: { allowUnsigned: true } });
+  const { publicKey } = await scope.ask({ type: 'sealpost:push-key' });
+  const seal = (id) => new Uint8Array(sealPush({ recipientPublicKey: publicKey, now: Date.now(), message: { id, title: id } }));
+  const text = (bytes) => Buffer.from(bytes).toString('base64url');
+  /** What a push event's `data` (PushMessageData) gives. */
+  const pushData = (bytes) => ({ arrayBuffer: () => bytes.slice().buffer, text: () => new TextDecoder().decode(bytes) });
+
+  await scope.dispatch('push', { data: pushData(seal('raw')) });
+  await scope.dispatch('push', { data: pushData(new TextEncoder().encode(text(seal('text')))) });
+  assert.equal((await api.deliver(` ${text(seal('string'))}\n`)).shown, true);
+  assert.equal((await api.deliver(seal('bytes'))).shown, true);
+  assert.equal((await api.deliver(seal('buffer').buffer)).shown, true);
+  assert.deepEqual(scope.shown.map((n) => n.title), ['raw', 'text', 'string', 'bytes', 'buffer']);
+  const empty = await scope.dispatch('push', { data: null });
+  assert.equal(empty.settled[0].value.shown, 'fallback', 'a push without data shows the fallback');
 });

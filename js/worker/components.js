@@ -1,0 +1,91 @@
+/**
+ * The Wasm module, the outboxes and the push receiver: loaded lazily, once per worker lifetime, by the
+ * first handler that needs them (a failed load is tried again by the next one).
+ */
+import * as sealpost from '../index.js';
+import { SealpostError } from '../errors.js';
+
+const OUTBOX_EVENTS = ['enqueued', 'sent', 'retry-scheduled', 'dead-lettered', 'drained'];
+
+/**
+ * The Outbox and PushReceiver classes of this build, looked up when first needed (a namespace import, so a
+ * build without one of them still loads and reports it clearly when it is used).
+ */
+function component(name) {
+  const value = sealpost[name];
+  if (typeof value !== 'function') {
+    throw new SealpostError('closed', `this build of sealpost has no ${name}`);
+  }
+  return value;
+}
+
+/** Only ids, states, codes, counts and times from an outbox event's detail: never request content. */
+function safeDetail(detail) {
+  if (!detail || typeof detail !== 'object') return {};
+  const out = {};
+  for (const key of ['id', 'state', 'code', 'attempts', 'nextAttemptAt', 'status', 'sent', 'retrying', 'dead',
+    'remaining']) {
+    const value = detail[key];
+    if (value === undefined) continue;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) out[key] = value;
+  }
+  return out;
+}
+
+/** A promise made once and kept; forgotten when it rejects, so that the next call tries again. */
+function once(make) {
+  let promise = null;
+  return () => {
+    promise ??= make().catch((error) => {
+      promise = null;
+      throw error;
+    });
+    return promise;
+  };
+}
+
+/**
+ * @param {{settings: import('./config.js').Settings, indexedDB: () => IDBFactory,
+ *   fetchModule: (url: URL) => Promise<Response>, broadcast: (event: object) => void}} deps
+ * @returns {{outboxes: () => Promise<Map<string, any>>, receiver: () => Promise<any>}}
+ */
+export function components({ settings, indexedDB, fetchModule, broadcast }) {
+  // One instance of the module for everything in this worker, fetched through the module cache.
+  // A module the loader refuses (not this build's bytes) is deleted from the cache, and said so.
+  const loadModule = () => sealpost.ready({ wasmUrl: settings.wasmUrl, fetchModule }).catch(async (error) => {
+    if (error?.integrity) {
+      await fetchModule.discard?.();
+      broadcast({ type: 'module-refused', code: error.code });
+    }
+    throw error;
+  });
+  const storage = () => ({ indexedDB: indexedDB(), ...(settings.IDBKeyRange ? { IDBKeyRange: settings.IDBKeyRange } : {}) });
+
+  const outboxes = once(async () => {
+    await loadModule();
+    const map = new Map();
+    for (const spec of settings.outboxes) {
+      // The worker re-broadcasts the outbox's events itself (with the queue, never content).
+      const outbox = await component('Outbox').open({
+        wasmUrl: settings.wasmUrl, broadcast: false, now: settings.now, ...storage(), ...spec.options, name: spec.name,
+      });
+      for (const type of OUTBOX_EVENTS) {
+        outbox.addEventListener(type, (event) => broadcast({ ...safeDetail(event.detail), type, queue: spec.name }));
+      }
+      map.set(spec.name, outbox);
+    }
+    return map;
+  });
+
+  const openReceiver = once(async () => {
+    await loadModule();
+    const { fallback, onMessage, feedback, ...options } = settings.push;
+    return component('PushReceiver').open({ wasmUrl: settings.wasmUrl, indexedDB: indexedDB(), ...options });
+  });
+
+  const receiver = () => (settings.push
+    ? openReceiver()
+    : Promise.reject(new SealpostError('closed', 'push is not configured in installSealpost')));
+
+  return { outboxes, receiver };
+}

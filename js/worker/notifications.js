@@ -1,0 +1,198 @@
+/**
+ * Push events and notification clicks: an envelope is opened and checked by the PushReceiver, shown
+ * under the user's preferences, or answered with the fallback notification; a click focuses or opens a
+ * same-origin window, or sends the `not-useful` feedback through an outbox.
+ */
+import { minutes } from './state.js';
+import { errorInfo } from './events.js';
+
+/** Whether `date` (local time) falls in the quiet hours {start, end} ('HH:MM'; may wrap midnight). */
+export function inQuietHours(quietHours, date = new Date()) {
+  if (!quietHours) return false;
+  const start = minutes(quietHours.start);
+  const end = minutes(quietHours.end);
+  if (start === null || end === null || start === end) return false;
+  const now = date.getHours() * 60 + date.getMinutes();
+  return start < end ? now >= start && now < end : now >= start || now < end;
+}
+
+/** The notification a valid message becomes, before preferences and onMessage are applied. */
+function notificationFor(message) {
+  const options = {
+    body: message.body,
+    tag: message.tag,
+    icon: message.icon,
+    badge: message.badge,
+    image: message.image,
+    actions: Array.isArray(message.actions) ? message.actions.map(({ action, title }) => ({ action, title })) : undefined,
+    silent: message.silent === true,
+    requireInteraction: message.requireInteraction === true,
+    renotify: message.renotify === true && typeof message.tag === 'string' && message.tag !== '',
+    timestamp: typeof message.iat === 'number' ? message.iat * 1000 : undefined,
+    data: { id: message.id, url: message.url ?? '/', category: message.category ?? null, data: message.data ?? null },
+  };
+  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  return options;
+}
+
+/**
+ * What PushReceiver.open is given: text and bytes as they are (the receiver takes raw envelope bytes or
+ * base64url text, as a string or as its UTF-8 bytes), a push event's PushMessageData as its bytes, and
+ * no data as no bytes.
+ */
+function envelopeInput(data) {
+  if (data === null || data === undefined) return new Uint8Array(0);
+  if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data;
+  return new Uint8Array(data.arrayBuffer()); // PushMessageData
+}
+
+export class Notifications {
+  /**
+   * @param {{self: ServiceWorkerGlobalScope, settings: import('./config.js').Settings,
+   *   receiver: () => Promise<any>, outboxes: () => Promise<Map<string, any>>,
+   *   state: import('./state.js').WorkerState, flush: (trigger: string, queue: string) => Promise<object>,
+   *   broadcast: (event: object) => void}} deps
+   */
+  constructor({ self, settings, receiver, outboxes, state, flush, broadcast }) {
+    this.self = self;
+    this.settings = settings;
+    this.receiver = receiver;
+    this.outboxes = outboxes;
+    this.state = state;
+    this.flush = flush;
+    this.broadcast = broadcast;
+  }
+
+  /** Shows the fallback notification (one shared tag); false when this context may not show any. @private */
+  async showFallback(code) {
+    const { title, ...options } = this.settings.push.fallback;
+    try {
+      await this.self.registration.showNotification(title, { ...options, data: { fallback: true, code } });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The verdict on a message that is not shown as itself: broadcast first, then the fallback if it can be. @private */
+  async rejected(code, id) {
+    this.broadcast({ type: 'push-rejected', code, ...(id ? { id } : {}) });
+    return (await this.showFallback(code)) ? { shown: 'fallback', code } : { shown: false, code };
+  }
+
+  /** Shows a valid message as the user's preferences and onMessage say; throws if it cannot be shown. @private */
+  async show(message) {
+    const prefs = await this.state.preferences();
+    let options = notificationFor(message);
+    let title = message.title;
+    const { onMessage } = this.settings.push;
+    if (typeof onMessage === 'function') {
+      const custom = await onMessage(message);
+      if (custom && typeof custom === 'object') {
+        const { title: customTitle, ...rest } = custom;
+        if (typeof customTitle === 'string' && customTitle) title = customTitle;
+        options = { ...options, ...rest };
+      }
+    }
+    const muted = message.category && prefs.mutedCategories.includes(message.category);
+    const quiet = inQuietHours(prefs.quietHours, new Date(this.settings.now()));
+    if (muted || quiet) options.silent = true;
+    await this.self.registration.showNotification(title, options);
+    this.broadcast({ type: 'push-shown', id: message.id, tag: options.tag ?? null, silent: options.silent === true,
+      reason: muted ? 'muted-category' : quiet ? 'quiet-hours' : null });
+    return { shown: true, tag: options.tag ?? null, silent: options.silent === true };
+  }
+
+  /**
+   * Opens, checks and shows one envelope. The id is recorded as seen when the envelope opens (so two
+   * concurrent deliveries show it once) and released again if no notification could be shown for it,
+   * so a redelivery is not refused as `replayed`: a message is lost to neither order.
+   * @param {PushMessageData | Uint8Array | ArrayBuffer | string | null} data
+   */
+  async handlePush(data) {
+    let rx;
+    let message;
+    try {
+      rx = await this.receiver();
+      message = await rx.open(envelopeInput(data));
+    } catch (error) {
+      return this.rejected(errorInfo(error).code);
+    }
+    try {
+      return await this.show(message);
+    } catch {
+      await rx.release(message.id).catch(() => {});
+      return this.rejected('display-failed', message.id);
+    }
+  }
+
+  /** @private */
+  sameOriginUrl(url) {
+    const { origin } = this.self.location;
+    try {
+      const target = new URL(typeof url === 'string' ? url : '/', origin);
+      // Same origin, and a path that stays a path: '//host' would be an open redirect wherever it is reflected.
+      if (target.origin !== origin || target.pathname.startsWith('//')) return null;
+      return target.href;
+    } catch {
+      return null;
+    }
+  }
+
+  /** @private */
+  async focusOrOpen(url) {
+    const { clients } = this.self;
+    try {
+      const windows = await clients.matchAll({ type: 'window', includeUncontrolled: true });
+      const open = windows.find((client) => client.url === url);
+      if (open) {
+        await open.focus();
+        this.broadcast({ type: 'notification-click', outcome: 'focused', url });
+      } else {
+        await clients.openWindow(url);
+        this.broadcast({ type: 'notification-click', outcome: 'opened', url });
+      }
+    } catch (error) {
+      this.broadcast({ type: 'notification-click', outcome: 'failed', url, code: error?.name ?? 'error' });
+    }
+  }
+
+  /** POSTs {messageId, action, category} to push.feedback.url through its outbox, and flushes it. @private */
+  async sendFeedback(data, action) {
+    const { url, queue } = this.settings.push.feedback;
+    if (!queue) {
+      this.broadcast({ type: 'feedback-failed', code: 'closed', message: 'no outbox to send feedback through' });
+      return;
+    }
+    try {
+      const outbox = (await this.outboxes()).get(queue);
+      const body = JSON.stringify({ messageId: data?.id ?? null, action, category: data?.category ?? null });
+      const { id } = await outbox.enqueue(
+        { url: new URL(url, this.self.location.origin).href, method: 'POST', headers: { 'Content-Type': 'application/json' }, body },
+        { group: 'feedback' },
+      );
+      this.broadcast({ type: 'feedback-queued', queue, id, action, messageId: data?.id ?? null });
+      await this.flush('feedback', queue);
+    } catch (error) {
+      this.broadcast({ type: 'feedback-failed', ...errorInfo(error) });
+    }
+  }
+
+  /**
+   * A notification click: closes the notification; returns the work to keep the event alive for, or null.
+   * @param {NotificationEvent} event
+   * @returns {Promise<void> | null}
+   */
+  click(event) {
+    const { notification } = event;
+    const data = notification.data ?? {};
+    notification.close();
+    if (this.settings.push && event.action === 'not-useful') return this.sendFeedback(data, 'not-useful');
+    const url = this.sameOriginUrl(data.url);
+    if (!url) {
+      this.broadcast({ type: 'notification-click', outcome: 'refused', url: String(data.url) });
+      return null;
+    }
+    return this.focusOrOpen(url);
+  }
+}
