@@ -54,7 +54,7 @@ test('the classic service-worker build defines self.sealpost.installSealpost and
   assert.equal(typeof api.installSealpost, 'function');
   assert.equal(typeof api.ready, 'function');
   assert.equal(typeof api.SealpostError, 'function');
-  api.installSealpost(self, { wasmUrl: '/sealpost.wasm', outboxes: [{ name: 'notes' }], push: {} });
+  api.installSealpost(self, { wasmUrl: '/sealpost.wasm', outboxes: [{ name: 'notes' }], push: { allowUnsigned: true } });
   assert.deepEqual(added.sort(),
     ['activate', 'fetch', 'install', 'message', 'notificationclick', 'periodicsync', 'push', 'sync']);
 });
