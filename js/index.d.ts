@@ -138,6 +138,10 @@ export declare class Outbox extends EventTarget {
   entry(id: string): Promise<ListedEntry | null>;
   /** The queued request, decrypted, as a replay would send it; null when the entry is gone. */
   request(id: string): Promise<Request | null>;
+  /** The entry with the first maxBytes (default 4096) of its body; only that much is decrypted. */
+  preview(id: string, maxBytes?: number): Promise<(ListedEntry & { body: Uint8Array; bodySize: number }) | null>;
+  /** The sealed record IndexedDB holds for the entry (ciphertext); null when it is gone. */
+  sealedRecord(id: string): Promise<Uint8Array | null>;
   requeue(id: string): Promise<boolean>;
   discard(id: string): Promise<boolean>;
   rotateKey(): Promise<{ keyId: string; resealed: number }>;

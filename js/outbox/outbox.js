@@ -368,6 +368,41 @@ export class Outbox extends EventTarget {
     return this.codec.replay(row, undefined, this.header);
   }
 
+  /**
+   * One entry as entry() describes it, with the first `maxBytes` of its body (`body`, a Uint8Array) and the
+   * body's size (`bodySize`); only that much is decrypted, however large the body. For inspectors. Null when
+   * the entry is gone; rejects with 'record-tampered' or 'key-lost'.
+   * @param {string} id
+   * @param {number} [maxBytes]  default 4096
+   */
+  async preview(id, maxBytes = 4096) {
+    this.ensureOpen();
+    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'preview(id) needs an entry id');
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      throw new SealpostError('invalid-argument', 'maxBytes must be a whole number of bytes');
+    }
+    const row = await this.store.entry(id);
+    if (!row || row.queue !== this.name) return null;
+    const { fields, head, size } = await this.codec.openHead(row, maxBytes);
+    return { ...entryInfo(row), method: fields.method, url: fields.url, metadata: fields.metadata, body: head,
+      bodySize: size };
+  }
+
+  /**
+   * What IndexedDB holds for an entry's request: its sealed record (ciphertext), or null. Shows what is at
+   * rest (the demo's inspector); never plaintext.
+   * @param {string} id
+   * @returns {Promise<Uint8Array | null>}
+   */
+  async sealedRecord(id) {
+    this.ensureOpen();
+    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'sealedRecord(id) needs an entry id');
+    const row = await this.store.entry(id);
+    if (!row || row.queue !== this.name) return null;
+    const record = await this.store.record(id);
+    return record instanceof Uint8Array ? record : null;
+  }
+
   /** The dead letters, as list() describes them; `lastError` says why each died. */
   async deadLetters() {
     this.ensureOpen();

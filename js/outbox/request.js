@@ -148,6 +148,34 @@ export class RequestCodec {
     return { fields, body: await this.openBody(handle, row.id, fields.stream) };
   }
 
+  /**
+   * The first `maxBytes` of an entry's body, and its size, opening no more of it than that: the inline
+   * body is cut, a streamed one opened chunk by chunk until enough is read. → {fields, head, size}
+   */
+  async openHead(row, maxBytes) {
+    const { fields, body, handle } = await this.openRecord(row);
+    if (!fields.stream) {
+      const head = body.slice(0, maxBytes);
+      body.fill(0);
+      return { fields, head, size: body.length };
+    }
+    const opener = this.core.streamOpenInit(handle, this.place(row.id), unhex(fields.stream.header));
+    const head = new Uint8Array(Math.min(maxBytes, fields.stream.size));
+    try {
+      for (let index = 0, filled = 0; filled < head.length; index += 1) {
+        const [sealed] = await this.store.chunks(row.id, index, 1);
+        if (!sealed) throw new SealpostError('record-tampered', `entry ${row.id} is missing body chunks`);
+        const { plain } = this.core.streamOpenPull(opener, sealed);
+        head.set(plain.subarray(0, head.length - filled), filled);
+        filled += Math.min(plain.length, head.length - filled);
+        plain.fill(0);
+      }
+    } finally {
+      this.core.streamRelease(opener);
+    }
+    return { fields, head, size: fields.stream.size };
+  }
+
   /** Opens a chunk stream into a Blob, one chunk in Wasm memory at a time. */
   async openBody(handle, id, stream) {
     const opener = this.core.streamOpenInit(handle, this.place(id), unhex(stream.header));

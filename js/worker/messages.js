@@ -5,6 +5,7 @@
 import { SealpostError } from '../errors.js';
 import { queueNames } from './config.js';
 
+const INSPECT_SEALED_BYTES = 256;
 const INSPECT_BODY_CHARS = 4096;
 
 export class Messages {
@@ -50,12 +51,18 @@ export class Messages {
     if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'inspect needs an entry id');
     const outbox = (await this.outboxes()).get(name);
     const entry = await outbox.entry(id);
-    if (!entry || !this.settings.inspectBodies || entry.error) return entry;
-    // Opt-in (a demo's inspector): the body as text, cut at INSPECT_BODY_CHARS; headers stay sealed.
-    const request = await outbox.request(id);
-    if (!request) return null;
-    const text = await request.text();
-    return { ...entry, body: text.slice(0, INSPECT_BODY_CHARS), bodyLength: text.length };
+    if (!entry) return null;
+    // What is at rest: the first bytes of the sealed record (ciphertext), and its size.
+    const sealed = await outbox.sealedRecord(id);
+    const atRest = sealed ? { sealed: sealed.slice(0, INSPECT_SEALED_BYTES), sealedSize: sealed.length } : {};
+    if (!this.settings.inspectBodies || entry.error) return { ...entry, ...atRest };
+    // Opt-in (a demo's inspector): the start of the body as text; only that much of it is decrypted, and
+    // headers stay sealed.
+    const preview = await outbox.preview(id, INSPECT_BODY_CHARS * 4);
+    if (!preview) return null;
+    const text = new TextDecoder().decode(preview.body).slice(0, INSPECT_BODY_CHARS);
+    preview.body.fill(0);
+    return { ...entry, ...atRest, body: text, bodySize: preview.bodySize };
   }
 
   /** @private */

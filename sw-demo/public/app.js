@@ -195,31 +195,14 @@ $('flush').addEventListener('click', () => { sp.flush().catch(() => {}); });
 
 // ---------------------------------------------------------------- under the hood
 
-function openDatabase(name) {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(name);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-    req.onupgradeneeded = () => { req.transaction.abort(); reject(new Error('no outbox database yet')); };
-  });
-}
-
-function get(db, store, key) {
-  return new Promise((resolve, reject) => {
-    const req = key === undefined ? db.transaction(store).objectStore(store).getAll() : db.transaction(store).objectStore(store).get(key);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-function hexDump(bytes, limit = 160) {
-  const shown = bytes.subarray(0, limit);
+/** The first bytes of a sealed record, eight to a line; `size` is the whole record's. */
+function hexDump(bytes, size) {
   const lines = [];
-  for (let i = 0; i < shown.length; i += 8) {
-    const row = Array.from(shown.subarray(i, i + 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  for (let i = 0; i < bytes.length; i += 8) {
+    const row = Array.from(bytes.subarray(i, i + 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
     lines.push(`${i.toString(16).padStart(4, '0')}  ${row}`);
   }
-  if (bytes.length > limit) lines.push(`…  ${bytes.length - limit} more bytes`);
+  if (size > bytes.length) lines.push(`…  ${size - bytes.length} more bytes`);
   return lines.join('\n');
 }
 
@@ -233,43 +216,41 @@ function prettyBody(text) {
 }
 
 let inspecting = false;
+/**
+ * Shows the newest queued note as IndexedDB holds it (the start of its sealed record) beside what the
+ * worker decrypts it to: both through `sealpost:inspect`, never through the outbox's storage schema.
+ */
 async function refreshInspect() {
   if (inspecting) return;
   inspecting = true;
   try {
-    let db;
-    try {
-      db = await openDatabase('sealpost-outbox');
-    } catch {
+    const item = items.find((i) => i.entryId && ['queued', 'retrying'].includes(i.state));
+    if (!item) {
       $('inspect-cipher').textContent = 'Nothing is queued right now.';
       $('inspect-plain').textContent = '—';
       return;
     }
+    let entry;
     try {
-      const rows = (await get(db, 'entries')).filter((r) => r.queue === 'notes').sort((a, b) => b.seq - a.seq);
-      const row = rows[0];
-      if (!row) {
-        $('inspect-cipher').textContent = 'Nothing is queued right now.';
-        $('inspect-plain').textContent = '—';
-        return;
-      }
-      const record = await get(db, 'records', row.id);
-      const { id, state, attempts, keyId, lastError, size } = row;
-      $('inspect-cipher').textContent = `${JSON.stringify({ id, state, attempts, keyId, lastError, size }, null, 1)}\n\n`
-        + (record instanceof Uint8Array ? hexDump(record) : '(no record)');
-      try {
-        const opened = await sp.inspect('notes', row.id);
-        $('inspect-plain').textContent = opened === null ? 'Sent meanwhile: nothing left to decrypt.'
-          : `${opened.method} ${opened.url}\n\n${JSON.stringify({
-            state: opened.state, attempts: opened.attempts, lastError: opened.lastError,
-            nextAttempt: opened.nextAttemptAt ? new Date(opened.nextAttemptAt).toLocaleTimeString() : null,
-          }, null, 2)}\n\n${opened.body === undefined ? '(the body stays sealed)' : prettyBody(opened.body)}`;
-      } catch (error) {
-        $('inspect-plain').textContent = `The worker would not decrypt it: ${error.code ?? error.message}`;
-      }
-    } finally {
-      db.close();
+      entry = await sp.inspect('notes', item.entryId);
+    } catch (error) {
+      $('inspect-cipher').textContent = '—';
+      $('inspect-plain').textContent = `The worker would not decrypt it: ${error.code ?? error.message}`;
+      return;
     }
+    if (entry === null) {
+      $('inspect-cipher').textContent = 'Sent meanwhile: nothing left at rest.';
+      $('inspect-plain').textContent = 'Sent meanwhile: nothing left to decrypt.';
+      return;
+    }
+    const { id, state, attempts, lastError, size } = entry;
+    $('inspect-cipher').textContent = `${JSON.stringify({ id, state, attempts, lastError, size }, null, 1)}\n\n`
+      + (entry.sealed ? hexDump(new Uint8Array(entry.sealed), entry.sealedSize) : '(no record)');
+    $('inspect-plain').textContent = entry.error ? `The worker would not decrypt it: ${entry.error}`
+      : `${entry.method} ${entry.url}\n\n${JSON.stringify({
+        state, attempts, lastError,
+        nextAttempt: entry.nextAttemptAt ? new Date(entry.nextAttemptAt).toLocaleTimeString() : null,
+      }, null, 2)}\n\n${entry.body === undefined ? '(the body stays sealed)' : prettyBody(entry.body)}`;
   } finally {
     inspecting = false;
   }

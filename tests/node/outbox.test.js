@@ -578,3 +578,25 @@ test('request fidelity: credentials, mode (navigate → same-origin), cache, red
   assert.equal(request.headers.get('idempotency-key'), id);
   assert.deepEqual(new Uint8Array(await request.arrayBuffer()), init.body);
 });
+
+test('preview(id) decrypts only the start of a body; sealedRecord(id) is the ciphertext at rest', async (t) => {
+  const { outbox } = await openOutbox();
+  t.after(() => outbox.close());
+  const big = Uint8Array.from({ length: 300 * 1024 }, (_, i) => (i * 13) & 0xff);
+  const { id } = await outbox.enqueue({ url: 'https://api.example/big', method: 'PUT', body: big });
+  const { id: small } = await outbox.enqueue({ url: 'https://api.example/s', method: 'POST', body: 'hello there' });
+  const opened = [];
+  const pull = outbox.core.streamOpenPull;
+  outbox.core.streamOpenPull = function (...args) { opened.push(args[1].length); return pull.apply(this, args); };
+  const preview = await outbox.preview(id, 100);
+  assert.deepEqual([preview.method, preview.url, preview.bodySize], ['PUT', 'https://api.example/big', big.length]);
+  assert.deepEqual(preview.body, big.subarray(0, 100));
+  assert.equal(opened.length, 1, 'one 64 KiB chunk opened of five');
+  assert.equal(new TextDecoder().decode((await outbox.preview(small, 5)).body), 'hello');
+  assert.equal((await outbox.preview(small)).bodySize, 11);
+  const sealed = await outbox.sealedRecord(small);
+  assert.equal(sealed[0], 1, 'a version-1 record');
+  assert.equal(Buffer.from(sealed).includes('hello there'), false);
+  assert.equal(await outbox.preview('0'.repeat(32)), null);
+  assert.equal(await outbox.sealedRecord('0'.repeat(32)), null);
+});
