@@ -211,6 +211,8 @@ export class OutboxKeys {
     } else {
       await this.keyStore.destroy(); // a store that can only be destroyed as a whole (DESIGN's minimal interface)
     }
+    // The last key gone: the wrapping key goes too, so nothing left on disk can be unwrapped.
+    if (typeof this.keyStore.shredWrappingKeyIfUnused === 'function') await this.keyStore.shredWrappingKeyIfUnused();
     this.release();
   }
 

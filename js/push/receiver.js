@@ -344,6 +344,7 @@ export class PushReceiver {
     const keyIds = new Set((await this.store.keys()).all);
     for (const key of [this.current, ...this.previous]) if (key) keyIds.add(key.keyId);
     for (const keyId of keyIds) await this.keyStore.delete(this.purpose(keyId));
+    if (typeof this.keyStore.shredWrappingKeyIfUnused === 'function') await this.keyStore.shredWrappingKeyIfUnused();
     this.close();
     await this.store.deleteDatabase();
   }

@@ -81,7 +81,7 @@ test('PushReceiver opens real push events in a module worker and remembers ids a
       const r = db.transaction('keys').objectStore('keys').getAll();
       r.onsuccess = () => resolve(r.result);
     });
-    const wrapping = rows.find((row) => row instanceof CryptoKey);
+    const wrapping = rows.find((row) => row?.key instanceof CryptoKey)?.key;
     const wrapped = rows.filter((row) => row && row.wrapped);
     return { extractable: wrapping?.extractable, wrappedCount: wrapped.length,
       sizes: wrapped.map((row) => row.wrapped.byteLength) };
