@@ -19,6 +19,7 @@
 #include "core/retry_after.hpp"
 #include "core/stack_wipe.hpp"
 #include "core/status.hpp"
+#include "wasm/boundary.hpp"
 #include "wasm/keyring_instance.hpp"
 
 using nlohmann::json;
@@ -27,26 +28,14 @@ using sealpost::KeyKind;
 using sealpost::MutableByteView;
 using sealpost::Status;
 namespace retry = sealpost::retry;
+using sealpost::wasm::emit;
+using sealpost::wasm::keyring;
+using sealpost::wasm::readable;
+using sealpost::wasm::status;
+using sealpost::wasm::text;
+using sealpost::wasm::view;
 
 namespace {
-
-using sealpost::wasm::keyring;
-
-int status(Status s) { return sealpost::to_int(s); }
-
-bool readable(const void* data, std::size_t len) { return data != nullptr || len == 0; }
-
-ByteView view(const std::uint8_t* data, std::size_t len) { return {data, len}; }
-
-std::string_view text(const char* data, std::size_t len) { return {data, len}; }
-
-// Writes `bytes` to (out, cap, out_len), or reports the length needed.
-int emit(ByteView bytes, std::uint8_t* out, std::size_t cap, std::size_t* out_len, Status result = Status::ok) {
-  *out_len = bytes.size();
-  if (cap < bytes.size() || (out == nullptr && !bytes.empty())) return status(Status::buffer_too_small);
-  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
-  return status(result);
-}
 
 int emit_json(const json& value, std::uint8_t* out, std::size_t cap, std::size_t* out_len,
               Status result = Status::ok) {
@@ -125,8 +114,7 @@ int sp_retry_policy(const std::uint8_t* in, std::size_t len, std::uint8_t* out, 
   std::string field;
   const Status s = retry::parse_policy(view(in, len), policy, field);
   if (s != Status::ok) {
-    const int rc = emit(sealpost::as_bytes(field), out, cap, out_len, s);
-    return rc == status(Status::buffer_too_small) ? rc : status(s);
+    return emit(field, out, cap, out_len, s);
   }
   return emit_json(retry::to_json(policy), out, cap, out_len);
 }
@@ -265,8 +253,7 @@ int sp_request_seal(int handle, const char* db, std::size_t db_len, const char* 
                                                                         entry_id_len),
                                                   view(fields, fields_len), view(body, body_len), sealed, field);
   if (s == Status::invalid_request) {
-    const int rc = emit(sealpost::as_bytes(field), out, cap, out_len, s);
-    return rc == status(Status::buffer_too_small) ? rc : status(s);
+    return emit(field, out, cap, out_len, s);
   }
   if (s != Status::ok) return status(s);
   return emit(sealed, out, cap, out_len);
