@@ -149,6 +149,23 @@ double unit_random(std::uint64_t seed, int n) {
   return static_cast<double>(x >> 11) * 0x1.0p-53;
 }
 
+bool jitter_seed(std::string_view id, std::uint64_t& seed) {
+  constexpr std::size_t kSeedDigits = 13;  // 52 bits: exact in a JS number
+  if (id.size() < kSeedDigits) return false;
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    unsigned digit = 0;
+    if (c >= '0' && c <= '9') digit = static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f') digit = static_cast<unsigned>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') digit = static_cast<unsigned>(c - 'A' + 10);
+    else return false;
+    if (i < kSeedDigits) value = value * 16 + digit;
+  }
+  seed = value;
+  return true;
+}
+
 std::int64_t jittered_delay_ms(const Policy& policy, int failures, std::uint64_t seed) {
   const std::int64_t d = backoff_ms(policy, failures);
   const double u = unit_random(seed, failures);

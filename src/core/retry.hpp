@@ -54,6 +54,12 @@ std::int64_t jittered_delay_ms(const Policy& policy, int failures, std::uint64_t
 // u in [0, 1) for (seed, n): the generator behind the jitter.
 double unit_random(std::uint64_t seed, int n);
 
+// The jitter seed of an entry: the integer value of the first 13 hex digits of its id (entry ids are 32
+// lowercase hex digits), the value JS's parseInt(id.slice(0, 13), 16) gave before the seed was derived
+// here, so schedules are unchanged. False for an id shorter than 13 characters or with any character
+// that is not a hex digit (either case).
+bool jitter_seed(std::string_view id, std::uint64_t& seed);
+
 enum class OutcomeKind { network, timeout, response };
 
 struct Outcome {

@@ -140,17 +140,16 @@ Status decide(ByteView in, std::string& out) {
 
   retry::Attempt attempt;
   std::int64_t attempts = 0;
-  std::int64_t seed = 0;
+  std::string id;
   std::string previous_error;
   if (!required_whole(input, "attempts", 1, INT_MAX, attempts) ||
       !required_time(input, "createdAt", attempt.created_at) || !required_time(input, "now", attempt.now) ||
-      !required_whole(input, "seed", 0, kMaxSafeInteger, seed) ||
+      !required_string(input, "id", id) || !retry::jitter_seed(id, attempt.seed) ||
       !optional_string(input, "previousError", previous_error) ||
       !optional_bool(input, "canRefresh", attempt.can_refresh)) {
     return Status::invalid_argument;
   }
   attempt.attempts = static_cast<int>(attempts);
-  attempt.seed = static_cast<std::uint64_t>(seed);
   attempt.previous_error = previous_error;
 
   const json* outcome_value = member(input, "outcome");

@@ -21,7 +21,9 @@
 //   attempts       required  whole, 1 .. 2^31-1: attempts made so far, this one included
 //   createdAt      required  time the entry was queued
 //   now            required  time the outcome was known
-//   seed           required  whole, 0 .. 2^53-1: the entry's jitter seed
+//   id             required  string: the entry id (32 lowercase hex digits); the jitter seed is the value of
+//                            its first 13 hex digits (retry::jitter_seed). Shorter than 13 characters, or
+//                            any character not a hex digit: malformed. (Replaces the former "seed".)
 //   previousError  optional  string: the entry's last error code ("" or null: none)
 //   canRefresh     optional  boolean: a beforeReplay hook exists (default false)
 //   outcome        required  object:

@@ -68,7 +68,8 @@ void plan_refused(const std::string& in) {
 
 // A network failure on the first attempt, no jitter: the next attempt 2 s later.
 json decide_input() {
-  return parse(R"({"policy":{"jitter":"none"},"attempts":1,"createdAt":1000000,"now":1000000,"seed":9,
+  return parse(R"({"policy":{"jitter":"none"},"attempts":1,"createdAt":1000000,"now":1000000,
+                   "id":"00000000000090000000000000000000",
                    "previousError":"","canRefresh":false,"outcome":{"kind":"network"}})");
 }
 
@@ -144,8 +145,8 @@ TEST(RetryJsonDecide, RetryAfterRefreshAndLimits) {
 TEST(RetryJsonDecide, PinnedSchedule) {
   const std::int64_t full_seed_1[] = {1491, 3884, 3554, 7108, 24412, 56150, 66952, 73090};
   for (int n = 1; n <= 8; ++n) {
-    const json in = parse(R"({"policy":{},"createdAt":0,"now":0,"seed":1,"outcome":{"kind":"network"},"attempts":)" +
-                          std::to_string(n) + "}");
+    const json in = parse(R"({"policy":{},"createdAt":0,"now":0,"id":"0000000000001f3e26a9c2b1d0e4f5a6",)"
+                          R"("outcome":{"kind":"network"},"attempts":)" + std::to_string(n) + "}");
     EXPECT_EQ(decide_ok(in.dump())["nextAttemptAt"], full_seed_1[n - 1]) << n;
   }
 }
@@ -177,7 +178,7 @@ TEST(RetryJsonDecide, NumbersAsFloatsAndNulls) {
 TEST(RetryJsonDecide, MalformedInputs) {
   for (const char* text : {"", "{", "[]", "null", "1", "\"x\"", "{\"policy\":{}} x"}) decide_refused(text);
   // Every required field missing or null.
-  for (const char* field : {"policy", "attempts", "createdAt", "now", "seed", "outcome"}) {
+  for (const char* field : {"policy", "attempts", "createdAt", "now", "id", "outcome"}) {
     decide_refused(with(decide_input(), {field}, ""));
     if (std::string(field) != "policy") decide_refused(with(decide_input(), {field}, "null"));
   }
@@ -191,7 +192,7 @@ TEST(RetryJsonDecide, MalformedInputs) {
   const std::pair<std::vector<const char*>, const char*> wrong[] = {
       {{"policy"}, "[]"},           {{"policy"}, R"({"factor":0})"}, {{"policy"}, R"({"unknown":1})"},
       {{"attempts"}, "\"1\""},      {{"attempts"}, "true"},          {{"createdAt"}, "\"0\""},
-      {{"now"}, "[1]"},             {{"seed"}, "{}"},                {{"previousError"}, "5"},
+      {{"now"}, "[1]"},             {{"id"}, "{}"},                {{"previousError"}, "5"},
       {{"previousError"}, "false"}, {{"canRefresh"}, "1"},           {{"canRefresh"}, "\"true\""},
       {{"outcome"}, "\"network\""}, {{"outcome"}, "[]"},             {{"outcome", "kind"}, "1"},
       {{"outcome", "kind"}, "\"dns\""}, {{"outcome", "kind"}, "\"Network\""}, {{"outcome", "retryAfter"}, "120"},
@@ -207,11 +208,47 @@ TEST(RetryJsonDecide, MalformedInputs) {
     decide_refused(with(decide_input(), {"now"}, raw));
     decide_refused(with(decide_input(), {"createdAt"}, raw));
   }
-  for (const char* raw : {"-1", "0.5", "9007199254740992"}) decide_refused(with(decide_input(), {"seed"}, raw));
+  // An id the seed cannot be read from.
+  for (const char* raw : {"\"\"", "\"000000000009\"", "\"0000000000009000000000000000000g\"",
+                          "\"x0000000000009000000000000000000\"", "\" 0000000000009\"", "\"0x00000000000009\"",
+                          "\"00000000-0009-0000-0000-000000000000\"", "9", "\"\u00e9000000000000\""}) {
+    decide_refused(with(decide_input(), {"id"}, raw));
+  }
   for (const char* raw : {"-1", "1000", "503.5", "1e300"}) decide_refused(with(response, {"outcome", "status"}, raw));
   // The largest accepted values.
   EXPECT_EQ(decide_ok(with(decide_input(), {"now"}, "9007199254740991"))["action"], "dead");
   EXPECT_EQ(decide_ok(with(decide_input(), {"attempts"}, "2147483647"))["code"], "max-attempts");
+}
+
+// The seed is what JS's parseInt(id.slice(0, 13), 16) gave: the first 13 hex digits.
+TEST(RetryJsonDecide, JitterSeedFromTheId) {
+  std::uint64_t seed = 0;
+  ASSERT_TRUE(retry::jitter_seed("0123456789abcdef0123456789abcdef", seed));
+  EXPECT_EQ(seed, 0x0123456789abcULL);
+  ASSERT_TRUE(retry::jitter_seed("0123456789ABCDEF0123456789ABCDEF", seed));
+  EXPECT_EQ(seed, 0x0123456789abcULL);
+  ASSERT_TRUE(retry::jitter_seed("ffffffffffffffffffffffffffffffff", seed));
+  EXPECT_EQ(seed, 4503599627370495ULL);  // parseInt('fffffffffffff', 16)
+  ASSERT_TRUE(retry::jitter_seed("0000000000007", seed));
+  EXPECT_EQ(seed, 7U);
+  for (const char* bad : {"", "000000000000", "000000000000g", "0000000000000000000000000000000G", "-000000000001",
+                          "0000000000001 "}) {
+    EXPECT_FALSE(retry::jitter_seed(bad, seed)) << bad;
+  }
+
+  // Through decide: the schedule of seed 7 (pinned in retry_test.cpp), whatever follows the 13th digit.
+  const std::int64_t full_seed_7[] = {33, 3603, 4663, 7239, 7981, 29948, 41993, 34370};
+  for (const char* id : {"00000000000070000000000000000000", "0000000000007fffffffffffffffffff", "0000000000007"}) {
+    for (int n = 1; n <= 8; ++n) {
+      json in = decide_input();
+      in["policy"] = json::object();
+      in["now"] = 0;
+      in["createdAt"] = 0;
+      in["attempts"] = n;
+      in["id"] = id;
+      EXPECT_EQ(decide_ok(in.dump())["nextAttemptAt"], full_seed_7[n - 1]) << id << " " << n;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- plan
