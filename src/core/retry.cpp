@@ -223,7 +223,8 @@ Decision decide(const Policy& policy, const Attempt& attempt, const Outcome& out
 }
 
 DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms) {
-  std::sort(entries.begin(), entries.end(), [](const EntryState& a, const EntryState& b) { return a.seq < b.seq; });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const EntryState& a, const EntryState& b) { return a.seq < b.seq; });
   DuePlan plan;
   auto later = [&plan](std::int64_t at) {
     if (!plan.next_attempt_at || at < *plan.next_attempt_at) plan.next_attempt_at = at;

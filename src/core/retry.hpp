@@ -112,7 +112,7 @@ struct DuePlan {
   std::optional<std::int64_t> next_attempt_at;  // earliest time something not due now becomes due
 };
 
-// What may be sent at `now`. fifo: per group, entries in sequence order; dead ones are skipped, an
+// What may be sent at `now` (entries in sequence order; equal seqs keep their input order). fifo: per group, entries in sequence order; dead ones are skipped, an
 // inflight entry with a live lease or a pending entry not yet due blocks the rest of its group; the
 // caller sends a group's run in order and stops the group at its first failure. independent: every
 // due entry. An inflight entry whose lease has expired is due again (its attempt counted).

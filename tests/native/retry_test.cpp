@@ -235,5 +235,17 @@ TEST(RetryPlan, ExpiredEntriesAreReported) {
   EXPECT_FALSE(plan.next_attempt_at);
 }
 
+TEST(RetryPlan, EqualSeqsKeepTheirInputOrder) {
+  std::vector<retry::EntryState> entries;
+  for (const char* id : {"e", "b", "d", "a", "c", "f", "h", "g", "j", "i", "k", "m", "l", "o", "n", "p", "r", "q"}) {
+    entries.push_back(entry(id, 1, id));
+  }
+  entries.push_back(entry("first", 0, "z"));
+  const retry::DuePlan plan = retry::plan_due(entries, retry::Ordering::independent, 100, 1000);
+  ASSERT_EQ(plan.due.size(), entries.size());
+  EXPECT_EQ(plan.due.front(), "first");
+  for (std::size_t i = 0; i + 1 < entries.size(); ++i) EXPECT_EQ(plan.due[i + 1], entries[i].id) << i;
+}
+
 }  // namespace
 }  // namespace sealpost
