@@ -195,8 +195,7 @@ Decision decide(const Policy& policy, const Attempt& attempt, const Outcome& out
       }
       decision.code = "http-" + std::to_string(status);
       if (status == 401 || status == 403) {
-        const bool refused_before = attempt.previous_error == "http-401" || attempt.previous_error == "http-403";
-        if (!attempt.can_refresh || refused_before) return decision;  // dead
+        if (!attempt.can_refresh || refused(attempt.previous_error)) return decision;  // dead
         immediate = true;
       } else if (std::find(policy.retry_on.begin(), policy.retry_on.end(), status) == policy.retry_on.end()) {
         return decision;  // dead
@@ -222,6 +221,12 @@ Decision decide(const Policy& policy, const Attempt& attempt, const Outcome& out
   return decision;
 }
 
+bool refused(std::string_view code) { return code == "http-401" || code == "http-403"; }
+
+bool may_try(std::int64_t tried, std::string_view last_error) {
+  return tried <= 0 || (tried == 1 && refused(last_error));
+}
+
 DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms) {
   std::stable_sort(entries.begin(), entries.end(),
                    [](const EntryState& a, const EntryState& b) { return a.seq < b.seq; });
@@ -229,7 +234,7 @@ DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_
   auto later = [&plan](std::int64_t at) {
     if (!plan.next_attempt_at || at < *plan.next_attempt_at) plan.next_attempt_at = at;
   };
-  std::map<std::string, bool> blocked;  // fifo: group -> a earlier entry holds the rest back
+  std::map<std::string, bool> blocked;  // fifo: group -> an earlier entry holds the rest back
   for (const EntryState& entry : entries) {
     if (entry.state == EntryState::State::dead) continue;
     bool& group_blocked = blocked[ordering == Ordering::fifo ? entry.group : entry.id];
@@ -244,13 +249,18 @@ DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_
       plan.expired.push_back(entry.id);
       continue;
     }
-    const bool due = entry.state == EntryState::State::inflight || entry.next_attempt_at <= now;
-    if (due) {
-      plan.due.push_back(entry.id);
-    } else {
+    const bool inflight = entry.state == EntryState::State::inflight;  // and its lease has expired
+    if (!inflight && entry.next_attempt_at > now) {
       later(entry.next_attempt_at);
       group_blocked = true;
+      continue;
     }
+    if (!may_try(entry.tried, entry.last_error)) {  // tried in this flush: due again in the next one
+      later(inflight ? entry.lease_until : entry.next_attempt_at);
+      group_blocked = true;
+      continue;
+    }
+    plan.due.push_back(entry.id);
   }
   return plan;
 }

@@ -197,7 +197,17 @@ Status plan(ByteView in, std::string& out) {
   else if (ordering_name != "fifo") return Status::invalid_argument;
 
   const json* list = member(input, "entries");
-  if (list == nullptr || !list->is_array()) return Status::invalid_argument;
+  const json* tried = member(input, "tried");
+  if (list == nullptr || !list->is_array() || (tried != nullptr && !tried->is_object())) {
+    return Status::invalid_argument;
+  }
+  // Counts for ids that are not (or no longer) queued are checked and otherwise ignored.
+  if (tried != nullptr) {
+    for (const json& count : *tried) {
+      std::int64_t n = 0;
+      if (!whole_value(count, 0, kMaxSafeInteger, n)) return Status::invalid_argument;
+    }
+  }
   std::vector<retry::EntryState> entries;
   entries.reserve(list->size());
   for (const json& row : *list) {
@@ -208,8 +218,14 @@ Status plan(ByteView in, std::string& out) {
         !required_whole(row, "seq", -kMaxSafeInteger, kMaxSafeInteger, entry.seq) ||
         !optional_string(row, "group", entry.group) || !required_string(row, "state", state) ||
         !optional_time(row, "nextAttemptAt", entry.next_attempt_at) ||
-        !optional_time(row, "leaseUntil", entry.lease_until) || !required_time(row, "createdAt", entry.created_at)) {
+        !optional_time(row, "leaseUntil", entry.lease_until) || !required_time(row, "createdAt", entry.created_at) ||
+        !optional_string(row, "lastError", entry.last_error)) {
       return Status::invalid_argument;
+    }
+    if (tried != nullptr) {
+      if (const auto count = tried->find(entry.id); count != tried->end()) {
+        whole_value(*count, 0, kMaxSafeInteger, entry.tried);  // checked above
+      }
     }
     if (state == "pending") entry.state = retry::EntryState::State::pending;
     else if (state == "inflight") entry.state = retry::EntryState::State::inflight;

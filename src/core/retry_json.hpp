@@ -45,7 +45,17 @@
 //     nextAttemptAt optional time (default 0)
 //     leaseUntil   optional  time (default 0)
 //     createdAt    required  time
-//   ok: out = {"due":[id],"expired":[id],"nextAttemptAt":n|null}.
+//     lastError    optional  string: the entry's last error code ("" or null: none)
+//   tried          optional  object {id: count}: attempts already made on each id in the current flush,
+//                            count whole, 0 .. 2^53-1; an id not listed: 0; ids not in entries: ignored
+//   ok: out = {"due":[id],"expired":[id],"nextAttemptAt":n|null} (retry::plan_due):
+//     due            ids to send now, in seq order. An entry already tried in this flush is not due,
+//                    except a second time when its first attempt here ended "http-401"/"http-403" (the
+//                    immediate retry after beforeReplay); under fifo it holds back the rest of its group.
+//     expired        ids to dead-letter ("expired")
+//     nextAttemptAt  the earliest time an entry that is not due becomes due, null if none; <= now when an
+//                    entry is held back only because it was tried in this flush (due in the next flush).
+//   After an attempt that is not sent, plan again (with tried) before sending more of that group.
 //   invalid_argument: anything else.
 #pragma once
 

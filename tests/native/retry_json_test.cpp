@@ -22,11 +22,13 @@ json parse(const std::string& text) {
   return value;
 }
 
-// `base` with the member at `path` replaced by raw JSON text (which may be a number json cannot hold,
+// `base` with the member at `keys` replaced by raw JSON text (which may be a number json cannot hold,
 // such as 1e400 or 2^64), or removed when raw is empty.
 std::string with(json base, const std::vector<const char*>& keys, const std::string& raw) {
   json* at = &base;
-  for (std::size_t i = 0; i + 1 < keys.size(); ++i) at = &(*at)[keys[i]];
+  for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+    at = at->is_array() ? &(*at)[std::stoul(keys[i])] : &(*at)[keys[i]];  // "0": an array index
+  }
   if (raw.empty()) {
     at->erase(keys.back());
     return base.dump();
@@ -276,6 +278,42 @@ TEST(RetryJsonPlan, OptionalFieldsAndFloats) {
   EXPECT_EQ(plan_ok(in.dump()), parse(R"({"due":["a1","a2","b1","b2"],"expired":["c1"],"nextAttemptAt":null})"));
   EXPECT_EQ(plan_ok(with(plan_input(), {"now"}, "100.99")), plan_ok(plan_input().dump()));
   EXPECT_EQ(plan_ok(with(plan_input(), {"maxAgeMs"}, "1e3")), plan_ok(plan_input().dump()));
+}
+
+// tried and lastError: once per flush, plus the refreshed attempt after a 401/403.
+TEST(RetryJsonPlan, TriedInThisFlush) {
+  json in = plan_input();
+  in["entries"][0]["lastError"] = "network";
+  in["tried"] = {{"a1", 1}, {"gone", 3}};  // ids no longer queued are ignored
+  // a1 was tried: not due, and holds a2 back; its nextAttemptAt (0) counts.
+  EXPECT_EQ(plan_ok(in.dump()), parse(R"({"due":[],"expired":["c1"],"nextAttemptAt":0})"));
+  in["ordering"] = "independent";
+  EXPECT_EQ(plan_ok(in.dump())["due"], parse(R"(["a2","b2"])"));
+  in["ordering"] = "fifo";
+
+  for (const char* code : {"http-401", "http-403"}) {
+    in["entries"][0]["lastError"] = code;
+    EXPECT_EQ(plan_ok(in.dump())["due"], parse(R"(["a1","a2"])")) << code;
+    in["tried"]["a1"] = 2;
+    EXPECT_EQ(plan_ok(in.dump())["due"], json::array()) << code;
+    in["tried"]["a1"] = 1;
+  }
+  in["entries"][0]["lastError"] = nullptr;
+  EXPECT_EQ(plan_ok(in.dump())["due"], json::array());
+  in["tried"]["a1"] = 0;
+  EXPECT_EQ(plan_ok(in.dump())["due"], parse(R"(["a1","a2"])"));
+  in["tried"] = nullptr;
+  EXPECT_EQ(plan_ok(in.dump())["due"], parse(R"(["a1","a2"])"));
+  in["tried"] = json::object();
+  EXPECT_EQ(plan_ok(in.dump())["due"], parse(R"(["a1","a2"])"));
+  EXPECT_EQ(plan_ok(with(in, {"tried", "a1"}, "1.0"))["due"], json::array());
+
+  for (const char* raw : {"[]", "[\"a1\"]", "1", "\"a1\"", "true"}) plan_refused(with(in, {"tried"}, raw));
+  for (const char* raw : {"-1", "1.5", "\"1\"", "null", "true", "1e300", "9007199254740992", "{}"}) {
+    plan_refused(with(in, {"tried", "a1"}, raw));
+    plan_refused(with(in, {"tried", "gone"}, raw));  // checked even for ids not queued
+  }
+  for (const char* raw : {"5", "false", "[]", "{}"}) plan_refused(with(in, {"entries", "0", "lastError"}, raw));
 }
 
 TEST(RetryJsonPlan, MalformedInputs) {
