@@ -149,6 +149,23 @@ double unit_random(std::uint64_t seed, int n) {
   return static_cast<double>(x >> 11) * 0x1.0p-53;
 }
 
+bool jitter_seed(std::string_view id, std::uint64_t& seed) {
+  constexpr std::size_t kSeedDigits = 13;  // 52 bits: exact in a JS number
+  if (id.size() < kSeedDigits) return false;
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    unsigned digit = 0;
+    if (c >= '0' && c <= '9') digit = static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f') digit = static_cast<unsigned>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') digit = static_cast<unsigned>(c - 'A' + 10);
+    else return false;
+    if (i < kSeedDigits) value = value * 16 + digit;
+  }
+  seed = value;
+  return true;
+}
+
 std::int64_t jittered_delay_ms(const Policy& policy, int failures, std::uint64_t seed) {
   const std::int64_t d = backoff_ms(policy, failures);
   const double u = unit_random(seed, failures);
@@ -178,8 +195,7 @@ Decision decide(const Policy& policy, const Attempt& attempt, const Outcome& out
       }
       decision.code = "http-" + std::to_string(status);
       if (status == 401 || status == 403) {
-        const bool refused_before = attempt.previous_error == "http-401" || attempt.previous_error == "http-403";
-        if (!attempt.can_refresh || refused_before) return decision;  // dead
+        if (!attempt.can_refresh || refused(attempt.previous_error)) return decision;  // dead
         immediate = true;
       } else if (std::find(policy.retry_on.begin(), policy.retry_on.end(), status) == policy.retry_on.end()) {
         return decision;  // dead
@@ -205,13 +221,20 @@ Decision decide(const Policy& policy, const Attempt& attempt, const Outcome& out
   return decision;
 }
 
+bool refused(std::string_view code) { return code == "http-401" || code == "http-403"; }
+
+bool may_try(std::int64_t tried, std::string_view last_error) {
+  return tried <= 0 || (tried == 1 && refused(last_error));
+}
+
 DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms) {
-  std::sort(entries.begin(), entries.end(), [](const EntryState& a, const EntryState& b) { return a.seq < b.seq; });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const EntryState& a, const EntryState& b) { return a.seq < b.seq; });
   DuePlan plan;
   auto later = [&plan](std::int64_t at) {
     if (!plan.next_attempt_at || at < *plan.next_attempt_at) plan.next_attempt_at = at;
   };
-  std::map<std::string, bool> blocked;  // fifo: group -> a earlier entry holds the rest back
+  std::map<std::string, bool> blocked;  // fifo: group -> an earlier entry holds the rest back
   for (const EntryState& entry : entries) {
     if (entry.state == EntryState::State::dead) continue;
     bool& group_blocked = blocked[ordering == Ordering::fifo ? entry.group : entry.id];
@@ -226,13 +249,18 @@ DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_
       plan.expired.push_back(entry.id);
       continue;
     }
-    const bool due = entry.state == EntryState::State::inflight || entry.next_attempt_at <= now;
-    if (due) {
-      plan.due.push_back(entry.id);
-    } else {
+    const bool inflight = entry.state == EntryState::State::inflight;  // and its lease has expired
+    if (!inflight && entry.next_attempt_at > now) {
       later(entry.next_attempt_at);
       group_blocked = true;
+      continue;
     }
+    if (!may_try(entry.tried, entry.last_error)) {  // tried in this flush: due again in the next one
+      later(inflight ? entry.lease_until : entry.next_attempt_at);
+      group_blocked = true;
+      continue;
+    }
+    plan.due.push_back(entry.id);
   }
   return plan;
 }

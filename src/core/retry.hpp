@@ -54,6 +54,12 @@ std::int64_t jittered_delay_ms(const Policy& policy, int failures, std::uint64_t
 // u in [0, 1) for (seed, n): the generator behind the jitter.
 double unit_random(std::uint64_t seed, int n);
 
+// The jitter seed of an entry: the integer value of the first 13 hex digits of its id (entry ids are 32
+// lowercase hex digits), the value JS's parseInt(id.slice(0, 13), 16) gave before the seed was derived
+// here, so schedules are unchanged. False for an id shorter than 13 characters or with any character
+// that is not a hex digit (either case).
+bool jitter_seed(std::string_view id, std::uint64_t& seed);
+
 enum class OutcomeKind { network, timeout, response };
 
 struct Outcome {
@@ -89,6 +95,16 @@ Decision decide(const Policy& policy, const Attempt& attempt, const Outcome& out
 
 enum class Ordering { fifo, independent };
 
+// An error code that says the server refused the request's credentials: "http-401" or "http-403".
+bool refused(std::string_view code);
+
+// Whether an entry may be attempted in the current flush: once per flush (`tried` attempts already made
+// on it in this flush), except the one immediate retry a 401/403 gets after beforeReplay, i.e. a second
+// attempt when the first one ended refused (`last_error` "http-401" or "http-403"). Never a third.
+// (decide grants that immediate retry only with a beforeReplay hook and not after a refusal already, so
+// a second refusal is dead and never comes back here.)
+bool may_try(std::int64_t tried, std::string_view last_error);
+
 // The scheduling fields of one stored entry.
 struct EntryState {
   std::string id;
@@ -98,18 +114,40 @@ struct EntryState {
   std::int64_t next_attempt_at = 0;
   std::int64_t lease_until = 0;
   std::int64_t created_at = 0;
+  std::int64_t tried = 0;   // attempts the caller already made on it in the current flush
+  std::string last_error;   // its last error code ("" if none)
 };
 
 struct DuePlan {
   std::vector<std::string> due;      // in sequence order; fifo: a group's run of consecutive due entries
   std::vector<std::string> expired;  // pending/lease-expired entries older than maxAgeMs: dead-letter them
-  std::optional<std::int64_t> next_attempt_at;  // earliest time something not due now becomes due
+  std::optional<std::int64_t> next_attempt_at;  // earliest time something not due now becomes due (<= now
+                                                // for an entry held back only by may_try: see plan_due)
 };
 
-// What may be sent at `now`. fifo: per group, entries in sequence order; dead ones are skipped, an
-// inflight entry with a live lease or a pending entry not yet due blocks the rest of its group; the
-// caller sends a group's run in order and stops the group at its first failure. independent: every
-// due entry. An inflight entry whose lease has expired is due again (its attempt counted).
+// What may be sent at `now`, in sequence order (equal seqs keep their input order). Entry by entry:
+//   dead                                  skipped: holds nothing back
+//   inflight with a live lease            not due; its lease_until counts for next_attempt_at
+//   created_at + max_age_ms <= now        expired (a pending or lease-expired entry): holds nothing back
+//   pending, next_attempt_at > now        not due; its next_attempt_at counts
+//   otherwise due by the clock (pending at or past next_attempt_at, or inflight with its lease expired:
+//   that attempt was counted), and then
+//     may_try(tried, last_error)          due
+//     else                                not due: already tried in this flush. It is due again for the next
+//                                         flush, so its next_attempt_at (pending) or lease_until (inflight)
+//                                         still counts: a time <= now, meaning "at once, in another flush".
+//                                         (Left out, a caller that schedules its next flush at
+//                                         next_attempt_at could be told null and strand the entry.)
+// fifo: per group (ordering == fifo), the first entry that is not due (leased, not yet, or not to be
+// tried again in this flush) holds back every later entry of its group, which neither is due nor counts
+// for next_attempt_at. independent: each entry on its own.
+//
+// The caller sends a group's due run in order. After an attempt that is not sent (retry, or another
+// drainer changed the entry) it must not send the rest of that group from the same plan: it plans again
+// (with `tried` counting the attempt), and the failed entry, now pending with a later next_attempt_at or
+// already tried in this flush, holds its group back itself. Dead entries hold nothing back. A sent entry
+// whose removal has not been written yet is still inflight with a live lease and holds its group back:
+// write the removal (or leave the entry out) before planning again.
 DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms);
 
 }  // namespace sealpost::retry

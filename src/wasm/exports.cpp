@@ -18,6 +18,7 @@
 #include "core/sodium_init.hpp"
 #include "core/stack_wipe.hpp"
 #include "core/status.hpp"
+#include "wasm/boundary.hpp"
 #include "wasm/keyring_instance.hpp"
 
 using sealpost::ByteView;
@@ -34,19 +35,12 @@ sealpost::Keyring& keyring() {
 
 }  // namespace sealpost::wasm
 
-namespace {
-
+using sealpost::wasm::emit;
 using sealpost::wasm::keyring;
-
-int status(Status s) { return sealpost::to_int(s); }
-
-ByteView view(const std::uint8_t* data, std::size_t len) { return {data, len}; }
-
-std::string_view text(const char* data, std::size_t len) { return {data, len}; }
-
-bool readable(const void* data, std::size_t len) { return data != nullptr || len == 0; }
-
-}  // namespace
+using sealpost::wasm::readable;
+using sealpost::wasm::status;
+using sealpost::wasm::text;
+using sealpost::wasm::view;
 
 extern "C" {
 
@@ -54,10 +48,7 @@ extern "C" {
 int sp_status_name(int code, char* out, std::size_t cap, std::size_t* out_len) {
   const std::string_view name = sealpost::status_name(code);
   if (name.empty() || out_len == nullptr) return status(Status::invalid_argument);
-  *out_len = name.size();
-  if (cap < name.size() || out == nullptr) return status(Status::buffer_too_small);
-  std::memcpy(out, name.data(), name.size());
-  return status(Status::ok);
+  return emit(name, out, cap, out_len);
 }
 
 // Fills out with libsodium's randombytes (crypto.getRandomValues underneath).
@@ -85,10 +76,7 @@ int sp_key_export(int handle, std::uint8_t* out, std::size_t cap, std::size_t* o
   if (!keyring().contains(handle)) return status(Status::unknown_key);
   const sealpost::SecretBytes* key = keyring().find(handle, keyring().kind_of(handle));
   if (out_len == nullptr) return status(Status::invalid_argument);
-  *out_len = key->size();
-  if (cap < key->size() || out == nullptr) return status(Status::buffer_too_small);
-  std::memcpy(out, key->data(), key->size());
-  return status(Status::ok);
+  return emit(key->view(), out, cap, out_len);
 }
 
 int sp_key_id(int handle, std::uint8_t* out8) {
@@ -104,10 +92,7 @@ int sp_key_public(int handle, std::uint8_t* out, std::size_t cap, std::size_t* o
   if (!keyring().contains(handle)) return status(Status::unknown_key);
   const ByteView pk = keyring().public_key(handle);
   if (pk.empty() || out_len == nullptr) return status(Status::invalid_argument);
-  *out_len = pk.size();
-  if (cap < pk.size() || out == nullptr) return status(Status::buffer_too_small);
-  std::memcpy(out, pk.data(), pk.size());
-  return status(Status::ok);
+  return emit(pk, out, cap, out_len);
 }
 
 int sp_key_release(int handle) {

@@ -1,5 +1,6 @@
-// The outbox's flat exports: retry policy, decisions and due plans (JSON in, JSON out), group tags,
-// request records (CBOR, sealed) and chunk streams for large bodies. Names in exports_outbox.txt;
+// The outbox's flat exports: retry policy, decisions and due plans (JSON in, JSON out; the inputs are
+// documented in src/core/retry_json.hpp), group tags, request records (CBOR, sealed) and chunk streams
+// for large bodies. Names in exports_outbox.txt;
 // the only caller is the outbox section of js/wasm.js. Same conventions as exports.cpp: an int
 // status back, (out, cap, out_len) outputs with buffer_too_small + the needed length.
 #include <cstddef>
@@ -10,69 +11,28 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/group_tag.hpp"
 #include "core/record_stream.hpp"
 #include "core/request_record.hpp"
-#include "core/retry.hpp"
 #include "core/retry_after.hpp"
+#include "core/retry_json.hpp"
 #include "core/stack_wipe.hpp"
 #include "core/status.hpp"
+#include "wasm/boundary.hpp"
 #include "wasm/keyring_instance.hpp"
 
-using nlohmann::json;
 using sealpost::ByteView;
 using sealpost::KeyKind;
 using sealpost::MutableByteView;
 using sealpost::Status;
-namespace retry = sealpost::retry;
+using sealpost::wasm::emit;
+using sealpost::wasm::keyring;
+using sealpost::wasm::readable;
+using sealpost::wasm::status;
+using sealpost::wasm::text;
+using sealpost::wasm::view;
 
 namespace {
-
-using sealpost::wasm::keyring;
-
-int status(Status s) { return sealpost::to_int(s); }
-
-bool readable(const void* data, std::size_t len) { return data != nullptr || len == 0; }
-
-ByteView view(const std::uint8_t* data, std::size_t len) { return {data, len}; }
-
-std::string_view text(const char* data, std::size_t len) { return {data, len}; }
-
-// Writes `bytes` to (out, cap, out_len), or reports the length needed.
-int emit(ByteView bytes, std::uint8_t* out, std::size_t cap, std::size_t* out_len, Status result = Status::ok) {
-  *out_len = bytes.size();
-  if (cap < bytes.size() || (out == nullptr && !bytes.empty())) return status(Status::buffer_too_small);
-  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
-  return status(result);
-}
-
-int emit_json(const json& value, std::uint8_t* out, std::size_t cap, std::size_t* out_len,
-              Status result = Status::ok) {
-  const std::string text_out = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  return emit(sealpost::as_bytes(text_out), out, cap, out_len, result);
-}
-
-json parse(const std::uint8_t* in, std::size_t len) { return json::parse(in, in + len, nullptr, false); }
-
-bool get_int(const json& object, const char* name, std::int64_t& value) {
-  auto it = object.find(name);
-  if (it == object.end() || !it->is_number()) return false;
-  value = it->is_number_float() ? static_cast<std::int64_t>(it->get<double>()) : it->get<std::int64_t>();
-  return true;
-}
-
-std::string get_string(const json& object, const char* name) {
-  auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-bool policy_from(const json& input, retry::Policy& policy) {
-  auto it = input.find("policy");
-  std::string field;
-  return it != input.end() && retry::parse_policy(*it, policy, field) == Status::ok;
-}
 
 struct Stream {
   std::unique_ptr<sealpost::record_stream::Sealer> sealer;
@@ -116,113 +76,33 @@ bool place_readable(const char* db, std::size_t db_len, const char* queue, std::
 
 extern "C" {
 
-// Validates a retry policy (JSON). ok: out = the complete policy with defaults filled in.
-// invalid_policy / invalid_json: out = the name of the offending field.
+// The retry engine's JSON exports (src/core/retry_json.hpp documents every input and output).
+// sp_retry_policy: ok → out = the complete policy; invalid_policy / invalid_json → out = the offending field.
 int sp_retry_policy(const std::uint8_t* in, std::size_t len, std::uint8_t* out, std::size_t cap,
                     std::size_t* out_len) {
   if (!readable(in, len) || out_len == nullptr) return status(Status::invalid_argument);
-  retry::Policy policy;
+  std::string result;
   std::string field;
-  const Status s = retry::parse_policy(view(in, len), policy, field);
-  if (s != Status::ok) {
-    const int rc = emit(sealpost::as_bytes(field), out, cap, out_len, s);
-    return rc == status(Status::buffer_too_small) ? rc : status(s);
-  }
-  return emit_json(retry::to_json(policy), out, cap, out_len);
+  const Status s = sealpost::retry_json::policy(view(in, len), result, field);
+  return s == Status::ok ? emit(result, out, cap, out_len) : emit(field, out, cap, out_len, s);
 }
 
 // One attempt's outcome → {action: 'sent'|'retry'|'dead', code, nextAttemptAt}.
-// in: {policy, attempts, createdAt, now, seed, previousError, canRefresh,
-//      outcome: {kind: 'network'|'timeout'|'response', status, retryAfter}}
 int sp_retry_decide(const std::uint8_t* in, std::size_t len, std::uint8_t* out, std::size_t cap,
                     std::size_t* out_len) {
   if (!readable(in, len) || out_len == nullptr) return status(Status::invalid_argument);
-  const json input = parse(in, len);
-  retry::Policy policy;
-  if (input.is_discarded() || !input.is_object() || !policy_from(input, policy)) {
-    return status(Status::invalid_argument);
-  }
-  retry::Attempt attempt;
-  std::int64_t attempts = 0, seed = 0;
-  auto outcome_it = input.find("outcome");
-  if (!get_int(input, "attempts", attempts) || !get_int(input, "createdAt", attempt.created_at) ||
-      !get_int(input, "now", attempt.now) || !get_int(input, "seed", seed) || outcome_it == input.end() ||
-      !outcome_it->is_object()) {
-    return status(Status::invalid_argument);
-  }
-  attempt.attempts = static_cast<int>(attempts);
-  attempt.seed = static_cast<std::uint64_t>(seed);
-  const std::string previous_error = get_string(input, "previousError");
-  attempt.previous_error = previous_error;
-  if (auto refresh = input.find("canRefresh"); refresh != input.end() && refresh->is_boolean()) {
-    attempt.can_refresh = refresh->get<bool>();
-  }
-
-  retry::Outcome outcome;
-  const std::string kind = get_string(*outcome_it, "kind");
-  const std::string retry_after_value = get_string(*outcome_it, "retryAfter");
-  if (kind == "network") {
-    outcome.kind = retry::OutcomeKind::network;
-  } else if (kind == "timeout") {
-    outcome.kind = retry::OutcomeKind::timeout;
-  } else if (kind == "response") {
-    std::int64_t code = 0;
-    if (!get_int(*outcome_it, "status", code) || code < 0 || code > 999) return status(Status::invalid_argument);
-    outcome.kind = retry::OutcomeKind::response;
-    outcome.status = static_cast<int>(code);
-    outcome.retry_after = retry_after_value;
-  } else {
-    return status(Status::invalid_argument);
-  }
-  const retry::Decision decision = retry::decide(policy, attempt, outcome);
-  const char* action = decision.action == retry::Action::sent    ? "sent"
-                       : decision.action == retry::Action::retry ? "retry"
-                                                                 : "dead";
-  json result{{"action", action}, {"code", decision.code}};
-  if (decision.action == retry::Action::retry) result["nextAttemptAt"] = decision.next_attempt_at;
-  return emit_json(result, out, cap, out_len);
+  std::string result;
+  const Status s = sealpost::retry_json::decide(view(in, len), result);
+  return s == Status::ok ? emit(result, out, cap, out_len) : status(s);
 }
 
-// What is due: in {ordering: 'fifo'|'independent', now, maxAgeMs, entries: [{id, seq, group, state,
-// nextAttemptAt, leaseUntil, createdAt}]} → {due: [id], expired: [id], nextAttemptAt: ms | null}.
+// What is due → {due: [id], expired: [id], nextAttemptAt: ms | null}.
 int sp_retry_plan(const std::uint8_t* in, std::size_t len, std::uint8_t* out, std::size_t cap,
                   std::size_t* out_len) {
   if (!readable(in, len) || out_len == nullptr) return status(Status::invalid_argument);
-  const json input = parse(in, len);
-  std::int64_t now = 0, max_age_ms = 0;
-  if (input.is_discarded() || !input.is_object() || !get_int(input, "now", now) ||
-      !get_int(input, "maxAgeMs", max_age_ms)) {
-    return status(Status::invalid_argument);
-  }
-  const std::string ordering_name = get_string(input, "ordering");
-  if (ordering_name != "fifo" && ordering_name != "independent") return status(Status::invalid_argument);
-  auto list = input.find("entries");
-  if (list == input.end() || !list->is_array()) return status(Status::invalid_argument);
-  std::vector<retry::EntryState> entries;
-  entries.reserve(list->size());
-  for (const json& row : *list) {
-    if (!row.is_object()) return status(Status::invalid_argument);
-    retry::EntryState entry;
-    entry.id = get_string(row, "id");
-    entry.group = get_string(row, "group");
-    const std::string state = get_string(row, "state");
-    if (state == "pending") entry.state = retry::EntryState::State::pending;
-    else if (state == "inflight") entry.state = retry::EntryState::State::inflight;
-    else if (state == "dead") entry.state = retry::EntryState::State::dead;
-    else return status(Status::invalid_argument);
-    if (entry.id.empty() || !get_int(row, "seq", entry.seq) || !get_int(row, "createdAt", entry.created_at)) {
-      return status(Status::invalid_argument);
-    }
-    get_int(row, "nextAttemptAt", entry.next_attempt_at);
-    get_int(row, "leaseUntil", entry.lease_until);
-    entries.push_back(std::move(entry));
-  }
-  const retry::DuePlan plan = retry::plan_due(
-      std::move(entries), ordering_name == "fifo" ? retry::Ordering::fifo : retry::Ordering::independent, now,
-      max_age_ms);
-  json result{{"due", plan.due}, {"expired", plan.expired}, {"nextAttemptAt", nullptr}};
-  if (plan.next_attempt_at) result["nextAttemptAt"] = *plan.next_attempt_at;
-  return emit_json(result, out, cap, out_len);
+  std::string result;
+  const Status s = sealpost::retry_json::plan(view(in, len), result);
+  return s == Status::ok ? emit(result, out, cap, out_len) : status(s);
 }
 
 // Retry-After → absolute ms in *out_ms; malformed if it is neither delta-seconds nor an HTTP-date.
@@ -265,8 +145,7 @@ int sp_request_seal(int handle, const char* db, std::size_t db_len, const char* 
                                                                         entry_id_len),
                                                   view(fields, fields_len), view(body, body_len), sealed, field);
   if (s == Status::invalid_request) {
-    const int rc = emit(sealpost::as_bytes(field), out, cap, out_len, s);
-    return rc == status(Status::buffer_too_small) ? rc : status(s);
+    return emit(field, out, cap, out_len, s);
   }
   if (s != Status::ok) return status(s);
   return emit(sealed, out, cap, out_len);

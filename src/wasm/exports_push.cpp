@@ -17,6 +17,7 @@
 #include "core/secret_bytes.hpp"
 #include "core/stack_wipe.hpp"
 #include "core/status.hpp"
+#include "wasm/boundary.hpp"
 #include "wasm/keyring_instance.hpp"
 
 using sealpost::ByteView;
@@ -24,11 +25,11 @@ using sealpost::KeyKind;
 using sealpost::Status;
 namespace push = sealpost::push;
 
+using sealpost::wasm::emit;
+using sealpost::wasm::readable;
+using sealpost::wasm::status;
+
 namespace {
-
-int status(Status s) { return sealpost::to_int(s); }
-
-bool readable(const void* data, std::size_t len) { return data != nullptr || len == 0; }
 
 // Whole Unix seconds from JS (a double keeps every integer up to 2^53 exact).
 bool to_seconds(double value, std::int64_t& out) {
@@ -88,10 +89,7 @@ int sp_push_open(const int* recipients, std::size_t recipient_count, const std::
   std::string text = result.dump();
   const sealpost::SecretBytes plaintext(sealpost::as_bytes(text));
   sodium_memzero(text.data(), text.size());
-  *out_len = plaintext.size();
-  if (cap < plaintext.size() || out == nullptr) return status(Status::buffer_too_small);
-  std::memcpy(out, plaintext.data(), plaintext.size());
-  return status(Status::ok);
+  return emit(plaintext.view(), out, cap, out_len);
 }
 
 // Seals a message (JSON object text) for the X25519 public key `recipient_pk`, signed with the sign key
@@ -117,9 +115,7 @@ int sp_push_seal(const std::uint8_t* recipient_pk, std::size_t recipient_pk_len,
   const Status s = push::seal(std::string_view(message, message_len), options, envelope, needed);
   *out_len = needed;
   if (s != Status::ok) return status(s);
-  if (cap < envelope.size() || out == nullptr) return status(Status::buffer_too_small);
-  std::memcpy(out, envelope.data(), envelope.size());
-  return status(Status::ok);
+  return emit(envelope, out, cap, out_len);
 }
 
 }  // extern "C"

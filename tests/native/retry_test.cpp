@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "core/retry_after.hpp"
 
@@ -233,6 +238,258 @@ TEST(RetryPlan, ExpiredEntriesAreReported) {
   EXPECT_EQ(plan.expired, std::vector<std::string>{"old"});
   EXPECT_EQ(plan.due, std::vector<std::string>{"new"});
   EXPECT_FALSE(plan.next_attempt_at);
+}
+
+TEST(RetryPlan, EqualSeqsKeepTheirInputOrder) {
+  std::vector<retry::EntryState> entries;
+  for (const char* id : {"e", "b", "d", "a", "c", "f", "h", "g", "j", "i", "k", "m", "l", "o", "n", "p", "r", "q"}) {
+    entries.push_back(entry(id, 1, id));
+  }
+  entries.push_back(entry("first", 0, "z"));
+  const retry::DuePlan plan = retry::plan_due(entries, retry::Ordering::independent, 100, 1000);
+  ASSERT_EQ(plan.due.size(), entries.size());
+  EXPECT_EQ(plan.due.front(), "first");
+  for (std::size_t i = 0; i + 1 < entries.size(); ++i) EXPECT_EQ(plan.due[i + 1], entries[i].id) << i;
+}
+
+// ---------------------------------------------------------------- once per flush (tried)
+
+retry::EntryState tried_entry(const char* id, std::int64_t seq, const char* group, std::int64_t tried,
+                              const char* last_error, std::int64_t next_attempt_at = 50) {
+  retry::EntryState e = entry(id, seq, group, retry::EntryState::State::pending, next_attempt_at);
+  e.tried = tried;
+  e.last_error = last_error;
+  return e;
+}
+
+TEST(RetryPlanTried, MayTryOncePlusOneRefreshAfter401Or403) {
+  EXPECT_TRUE(retry::may_try(0, ""));
+  EXPECT_TRUE(retry::may_try(0, "network"));
+  EXPECT_TRUE(retry::may_try(1, "http-401"));
+  EXPECT_TRUE(retry::may_try(1, "http-403"));
+  for (const char* code : {"", "network", "timeout", "http-503", "http-400", "http-402", "http-404", "http-4010",
+                           "http-40", "HTTP-401", " http-401", "http-401 "}) {
+    EXPECT_FALSE(retry::may_try(1, code)) << code;
+  }
+  for (const char* code : {"", "network", "http-401", "http-403"}) {
+    EXPECT_FALSE(retry::may_try(2, code)) << code;
+    EXPECT_FALSE(retry::may_try(3, code)) << code;
+  }
+}
+
+TEST(RetryPlanTried, TriedEntryIsNotDueAndHoldsItsFifoGroup) {
+  const std::vector<retry::EntryState> entries = {
+      tried_entry("a1", 1, "a", 1, "network"), tried_entry("a2", 2, "a", 0, ""),  // a1 holds a2
+      tried_entry("b1", 3, "b", 0, ""),        tried_entry("b2", 4, "b", 0, "network"),
+      tried_entry("c1", 5, "c", 2, "http-401"), tried_entry("c2", 6, "c", 0, ""),  // a third try: never
+  };
+  const retry::DuePlan fifo = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000);
+  EXPECT_EQ(fifo.due, (std::vector<std::string>{"b1", "b2"}));
+  EXPECT_TRUE(fifo.expired.empty());
+  EXPECT_EQ(fifo.next_attempt_at, 50);  // a1 and c1: due again in the next flush, at once
+  const retry::DuePlan independent = retry::plan_due(entries, retry::Ordering::independent, 100, 1000000);
+  EXPECT_EQ(independent.due, (std::vector<std::string>{"a2", "b1", "b2", "c2"}));
+  EXPECT_EQ(independent.next_attempt_at, 50);
+}
+
+TEST(RetryPlanTried, A401Or403GetsItsRefreshedAttemptOnce) {
+  for (const char* code : {"http-401", "http-403"}) {
+    // After the refusal decide scheduled the immediate retry (nextAttemptAt = now): due again, first in its group.
+    std::vector<retry::EntryState> entries = {tried_entry("a1", 1, "a", 1, code, 100), tried_entry("a2", 2, "a", 0, "")};
+    EXPECT_EQ(retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000).due,
+              (std::vector<std::string>{"a1", "a2"}))
+        << code;
+    // The refreshed attempt failed otherwise (a retryable error): not a third time, and the group waits.
+    entries[0].tried = 2;
+    entries[0].last_error = "http-503";
+    retry::DuePlan plan = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000);
+    EXPECT_TRUE(plan.due.empty()) << code;
+    EXPECT_EQ(plan.next_attempt_at, 100) << code;
+    // Even if it still says 401/403 (a caller that kept it pending): count 2 is never due.
+    entries[0].last_error = code;
+    EXPECT_TRUE(retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000).due.empty()) << code;
+  }
+  // Other errors get no second attempt in the flush, even when due by the clock.
+  for (const char* code : {"network", "timeout", "http-429", "http-503", ""}) {
+    const std::vector<retry::EntryState> entries = {tried_entry("a1", 1, "a", 1, code, 0)};
+    const retry::DuePlan plan = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000);
+    EXPECT_TRUE(plan.due.empty()) << code;
+    EXPECT_EQ(plan.next_attempt_at, 0) << code;
+  }
+}
+
+TEST(RetryPlanTried, OtherRulesComeFirst) {
+  using S = retry::EntryState::State;
+  // Expired: dead-lettered whatever its count, and holds nothing back.
+  std::vector<retry::EntryState> entries = {tried_entry("old", 1, "g", 1, "network"), tried_entry("next", 2, "g", 0, "")};
+  entries[0].created_at = -2000000;
+  retry::DuePlan plan = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000);
+  EXPECT_EQ(plan.expired, std::vector<std::string>{"old"});
+  EXPECT_EQ(plan.due, std::vector<std::string>{"next"});
+  EXPECT_FALSE(plan.next_attempt_at);
+  // Not yet due by the clock: its own next_attempt_at, as without a count.
+  entries = {tried_entry("later", 1, "g", 1, "network", 5000), tried_entry("next", 2, "g", 0, "")};
+  plan = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000);
+  EXPECT_TRUE(plan.due.empty());
+  EXPECT_EQ(plan.next_attempt_at, 5000);
+  // A live lease: its lease_until.
+  entries = {entry("leased", 1, "g", S::inflight, 0, 900), tried_entry("next", 2, "g", 0, "")};
+  entries[0].tried = 1;
+  plan = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000);
+  EXPECT_TRUE(plan.due.empty());
+  EXPECT_EQ(plan.next_attempt_at, 900);
+  // A lease that expired after an attempt in this flush: not due again, its lease_until counts.
+  entries[0].lease_until = 80;
+  plan = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000);
+  EXPECT_TRUE(plan.due.empty());
+  EXPECT_EQ(plan.next_attempt_at, 80);
+  entries[0].tried = 0;
+  EXPECT_EQ(retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000).due,
+            (std::vector<std::string>{"leased", "next"}));
+  // Dead entries are skipped whatever their count.
+  entries = {entry("dead", 1, "g", S::dead), tried_entry("next", 2, "g", 0, "")};
+  entries[0].tried = 2;
+  EXPECT_EQ(retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000).due, std::vector<std::string>{"next"});
+}
+
+// The drain as js/outbox.js ran it before plan_due knew `tried` (plan once per round, then mayTry and a
+// blocked-groups set in JS), against the drain the new contract asks for (plan with `tried`; after an
+// attempt that is not sent, plan again). Frozen clock, scripted outcomes per (entry, attempt): both
+// attempt every entry the same number of times, in the same order within each group, and end with the
+// same states.
+namespace drain {
+
+enum class Result { sent, retry_now, retry_later, refused, dead };
+
+struct Model {
+  std::vector<retry::EntryState> entries;  // sent entries are removed
+  std::map<std::string, std::vector<Result>> script;
+  std::map<std::string, int> made;  // attempts made on each id
+  std::vector<std::string> log;
+
+  retry::EntryState* find(const std::string& id) {
+    for (auto& e : entries) {
+      if (e.id == id) return &e;
+    }
+    return nullptr;
+  }
+
+  // Returns true when the attempt is not "sent or dead" (the group must wait).
+  bool attempt(const std::string& id, std::int64_t now) {
+    retry::EntryState* e = find(id);
+    log.push_back(id);
+    const std::vector<Result>& outcomes = script[id];
+    const Result r = outcomes[static_cast<std::size_t>(made[id]++) % outcomes.size()];
+    switch (r) {
+      case Result::sent:
+        entries.erase(entries.begin() + (e - entries.data()));
+        return false;
+      case Result::dead: e->state = retry::EntryState::State::dead; return false;
+      case Result::retry_now:  // a backoff that jitter made 0
+        e->next_attempt_at = now;
+        e->last_error = made[id] % 2 == 0 ? "network" : "http-503";
+        return true;
+      case Result::retry_later: e->next_attempt_at = now + 1000; e->last_error = "http-503"; return true;
+      case Result::refused:  // decide: one immediate retry, unless the attempt before was refused too
+        if (retry::refused(e->last_error)) {
+          e->state = retry::EntryState::State::dead;
+          return false;
+        }
+        e->next_attempt_at = now;
+        e->last_error = "http-401";
+        return true;
+    }
+    return false;
+  }
+};
+
+void old_drain(Model& m, retry::Ordering ordering, std::int64_t now) {
+  std::map<std::string, std::int64_t> tried;
+  for (int round = 0; round < 64; ++round) {
+    std::map<std::string, retry::EntryState> by_id;
+    for (const auto& e : m.entries) by_id[e.id] = e;
+    const retry::DuePlan plan = retry::plan_due(m.entries, ordering, now, 1000000);
+    // mayTry as js/outbox.js wrote it: n === 0 || (n === 1 && /^http-40[13]$/.test(lastError)).
+    auto may_try = [&](const std::string& id) {
+      const std::string& code = by_id[id].last_error;
+      return tried[id] == 0 || (tried[id] == 1 && (code == "http-401" || code == "http-403"));
+    };
+    if (std::none_of(plan.due.begin(), plan.due.end(), may_try)) break;
+    std::set<std::string> blocked;
+    for (const std::string& id : plan.due) {
+      const std::string group = by_id[id].group;
+      if (ordering == retry::Ordering::fifo && blocked.count(group)) continue;
+      if (!may_try(id)) {
+        blocked.insert(group);
+        continue;
+      }
+      ++tried[id];
+      if (m.attempt(id, now)) blocked.insert(group);
+    }
+  }
+}
+
+void new_drain(Model& m, retry::Ordering ordering, std::int64_t now) {
+  std::map<std::string, std::int64_t> tried;
+  for (int plans = 0; plans < 1000; ++plans) {
+    std::vector<retry::EntryState> entries = m.entries;
+    for (auto& e : entries) e.tried = tried[e.id];
+    const retry::DuePlan plan = retry::plan_due(entries, ordering, now, 1000000);
+    if (plan.due.empty()) return;
+    for (const std::string& id : plan.due) {
+      ++tried[id];
+      if (m.attempt(id, now)) break;  // not sent: plan again
+    }
+  }
+  ADD_FAILURE() << "the drain did not end";
+}
+
+}  // namespace drain
+
+TEST(RetryPlanTried, ReplanningDrainMatchesTheFormerJsDrain) {
+  std::uint64_t state = 12345;
+  auto next = [&state](std::uint64_t n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % n;
+  };
+  for (int scenario = 0; scenario < 3000; ++scenario) {
+    drain::Model model;
+    const std::uint64_t count = 1 + next(8);
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const std::string id = "e" + std::to_string(i);
+      const std::string group(1, static_cast<char>('a' + next(3)));
+      retry::EntryState e = entry(id.c_str(), static_cast<std::int64_t>(next(5)), group.c_str(),
+                                  next(4) == 0 ? retry::EntryState::State::dead : retry::EntryState::State::pending,
+                                  next(3) == 0 ? 500 : 0);
+      if (next(3) == 0) e.last_error = next(2) == 0 ? "http-401" : "network";
+      model.entries.push_back(e);
+      for (std::uint64_t k = 0, n = 1 + next(3); k < n; ++k) {
+        model.script[id].push_back(static_cast<drain::Result>(next(5)));
+      }
+    }
+    for (const retry::Ordering ordering : {retry::Ordering::fifo, retry::Ordering::independent}) {
+      drain::Model before = model;
+      drain::Model after = model;
+      drain::old_drain(before, ordering, 100);
+      drain::new_drain(after, ordering, 100);
+      ASSERT_EQ(before.made, after.made) << "scenario " << scenario;
+      ASSERT_EQ(before.entries.size(), after.entries.size()) << "scenario " << scenario;
+      for (std::size_t i = 0; i < before.entries.size(); ++i) {
+        EXPECT_EQ(before.entries[i].id, after.entries[i].id);
+        EXPECT_EQ(before.entries[i].state, after.entries[i].state);
+        EXPECT_EQ(before.entries[i].last_error, after.entries[i].last_error);
+        EXPECT_EQ(before.entries[i].next_attempt_at, after.entries[i].next_attempt_at);
+      }
+      std::map<std::string, std::vector<std::string>> old_groups;
+      std::map<std::string, std::vector<std::string>> new_groups;
+      auto group_of = [&model](const std::string& id) { return model.find(id)->group; };
+      for (const auto& id : before.log) old_groups[group_of(id)].push_back(id);
+      for (const auto& id : after.log) new_groups[group_of(id)].push_back(id);
+      if (ordering == retry::Ordering::fifo) {
+        ASSERT_EQ(old_groups, new_groups) << "scenario " << scenario;
+      }
+    }
+  }
 }
 
 }  // namespace
