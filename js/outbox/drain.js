@@ -30,7 +30,7 @@ function isTamperOrLoss(error) {
  * @param {Map<string, number>} [tried]
  */
 export function planDue(outbox, rows, tried = new Map()) {
-  const plan = outbox.core.retryPlan({
+  return outbox.core.retryPlan({
     ordering: outbox.ordering, now: outbox.now(), maxAgeMs: outbox.policy.maxAgeMs,
     tried: Object.fromEntries(tried),
     entries: rows.map((row) => ({
@@ -38,11 +38,6 @@ export function planDue(outbox, rows, tried = new Map()) {
       leaseUntil: row.leaseUntil, createdAt: row.createdAt, lastError: row.lastError ?? null,
     })),
   });
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  const mayTry = (id) => { const n = tried.get(id) ?? 0; return n === 0 || (n === 1 && /^http-40[13]$/.test(byId.get(id).lastError ?? '')); };
-  const blocked = new Set(); const due = [];
-  for (const id of plan.due) { const g = byId.get(id).group; if (outbox.ordering === 'fifo' && blocked.has(g)) continue; if (!mayTry(id)) { blocked.add(g); continue; } due.push(id); }
-  return { ...plan, due };
 }
 
 /**
@@ -233,7 +228,7 @@ export class Drain {
     const { outbox } = this;
     const decision = outbox.core.retryDecide({
       policy: outbox.policy, attempts: claimed.attempts, createdAt: claimed.createdAt, now: outbox.now(),
-      seed: parseInt(claimed.id.slice(0, 13), 16), previousError: claimed.lastError ?? '', canRefresh: Boolean(outbox.beforeReplay), outcome,
+      id: claimed.id, previousError: claimed.lastError ?? '', canRefresh: Boolean(outbox.beforeReplay), outcome,
     });
     if (decision.action === 'sent') {
       // Removed in the next claim's transaction, or by settle() before the drain reads the queue again: one

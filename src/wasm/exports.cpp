@@ -1,9 +1,9 @@
-// The flat boundary between sealpost.wasm and js/wasm.js: one extern "C" function per operation,
+// The flat boundary between sealpost.wasm and js/wasm/core.js: one extern "C" function per operation,
 // bytes in and bytes out, an int status back (0 = ok, otherwise a sealpost::Status; functions that
 // return a handle return it when > 0 and -status otherwise). No exception crosses (-fno-exceptions).
 //
 // The exported names are listed in src/wasm/exports.txt (and exports_<area>.txt beside their
-// exports_<area>.cpp); js/wasm.js is the only caller.
+// exports_<area>.cpp); js/wasm/ is the only caller.
 // Output buffers are (out, cap, out_len): the function writes at most cap bytes and stores the length
 // it wrote (or the length it needs, with buffer_too_small) in *out_len.
 #include <sodium.h>

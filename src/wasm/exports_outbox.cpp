@@ -1,7 +1,7 @@
 // The outbox's flat exports: retry policy, decisions and due plans (JSON in, JSON out; the inputs are
 // documented in src/core/retry_json.hpp), group tags, request records (CBOR, sealed) and chunk streams
 // for large bodies. Names in exports_outbox.txt;
-// the only caller is the outbox section of js/wasm.js. Same conventions as exports.cpp: an int
+// the only caller is js/wasm/outbox.js. Same conventions as exports.cpp: an int
 // status back, (out, cap, out_len) outputs with buffer_too_small + the needed length.
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
-// Sealed push at the Wasm boundary (src/core/push.hpp): opening for js/push.js, sealing for js/server.js.
-// Exported names: src/wasm/exports_push.txt. Callers: the push section of js/wasm.js.
+// Sealed push at the Wasm boundary (src/core/push.hpp): opening for js/push/receiver.js, sealing for js/server.js.
+// Exported names: src/wasm/exports_push.txt. Callers: js/wasm/push.js.
 #include <sodium.h>
 
 #include <cmath>
@@ -46,7 +46,7 @@ extern "C" {
 // handles, current first) and the trusted Ed25519 public keys `signers` (32 bytes each, concatenated;
 // none: signatures not required). Every check but `replayed`; on success writes UTF-8 JSON
 //   {"message": {...}, "id": "...", "iat": n, "expiresAt": n, "keyId": "<b64url>", "signer": "<b64url>"|null}
-// and js/push.js decides `replayed` from id and expiresAt against its persisted seen-id store.
+// and js/push/receiver.js decides `replayed` from id and expiresAt against its persisted seen-id store.
 int sp_push_open(const int* recipients, std::size_t recipient_count, const std::uint8_t* signers,
                  std::size_t signers_len, const std::uint8_t* input, std::size_t input_len, double now_seconds,
                  double max_skew_seconds, std::uint8_t* out, std::size_t cap, std::size_t* out_len) {

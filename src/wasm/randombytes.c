@@ -3,7 +3,7 @@
  *
  * The module ships without Emscripten's runtime JS, so libsodium's EM_ASM-based source is replaced by
  * this implementation: every byte comes from the host's crypto.getRandomValues through the one import
- * `env.sealpost_random_fill(pointer, length)` that js/wasm.js provides. There is no user-space pool and
+ * `env.sealpost_random_fill(pointer, length)` that js/wasm/core.js provides. There is no user-space pool and
  * no fallback: if the host cannot give randomness, instantiation fails.
  */
 #include "randombytes.h"

@@ -11,8 +11,10 @@ const place = { database: 'db', queue: 'q', id: 'entry-1' };
 test('Wasm gives the schedule pinned natively for fixed seeds (full and equal jitter)', () => {
   const policy = core.retryPolicy({});
   const equal = core.retryPolicy({ jitter: 'equal' });
+  // The core derives an entry's jitter seed from its id: the value of the first 13 hex digits.
+  const idOf = (seed) => seed.toString(16).padStart(13, '0') + '0'.repeat(19);
   const delays = (p, seed) => Array.from({ length: 8 }, (_, i) => core.retryDecide({
-    policy: p, attempts: i + 1, createdAt: 0, now: 0, seed, outcome: { kind: 'network' },
+    policy: p, attempts: i + 1, createdAt: 0, now: 0, id: idOf(seed), outcome: { kind: 'network' },
   }).nextAttemptAt);
   assert.deepEqual(delays(policy, 1), [1491, 3884, 3554, 7108, 24412, 56150, 66952, 73090]);
   assert.deepEqual(delays(policy, 7), [33, 3603, 4663, 7239, 7981, 29948, 41993, 34370]);
@@ -26,7 +28,7 @@ test('Retry-After as delta-seconds and the three HTTP-date forms', () => {
   }
   assert.equal(core.retryAfter('soon', 0), null);
   const decision = core.retryDecide({ policy: core.retryPolicy({ jitter: 'none' }), attempts: 1, createdAt: 784111700000,
-    now: 784111700000, seed: 0, outcome: { kind: 'response', status: 503, retryAfter: 'Sun, 06 Nov 1994 08:49:37 GMT' } });
+    now: 784111700000, id: '0'.repeat(32), outcome: { kind: 'response', status: 503, retryAfter: 'Sun, 06 Nov 1994 08:49:37 GMT' } });
   assert.deepEqual(decision, { action: 'retry', code: 'http-503', nextAttemptAt: 784111777000 });
 });
 
