@@ -123,21 +123,30 @@ export function loadModule(options = {}) {
   return promise;
 }
 
+/** A WasmCore around the instance `make(imports)` gives (a promise or the instance itself). */
+function attached(make) {
+  const core = new WasmCore();
+  const fail = (e) => { throw loadFailed(`sealpost.wasm could not be instantiated: ${e.message}`, e); };
+  const done = (instance) => {
+    core.attach(instance.instance ?? instance);
+    return core;
+  };
+  let made;
+  try {
+    made = make(core.imports());
+  } catch (e) {
+    fail(e);
+  }
+  return made instanceof Promise ? made.then(done, fail) : done(made);
+}
+
 /**
  * An instance of a compiled module (its own memory and keyring).
  * @param {WebAssembly.Module} module
  * @returns {Promise<WasmCore>}
  */
-export async function instantiate(module) {
-  const core = new WasmCore();
-  let instance;
-  try {
-    instance = await WebAssembly.instantiate(module, core.imports());
-  } catch (e) {
-    throw loadFailed(`sealpost.wasm could not be instantiated: ${e.message}`, e);
-  }
-  core.attach(instance);
-  return core;
+export function instantiate(module) {
+  return attached((imports) => WebAssembly.instantiate(module, imports));
 }
 
 /**
@@ -146,15 +155,7 @@ export async function instantiate(module) {
  * @returns {WasmCore}
  */
 export function instantiateSync(module) {
-  const core = new WasmCore();
-  let instance;
-  try {
-    instance = new WebAssembly.Instance(module, core.imports());
-  } catch (e) {
-    throw loadFailed(`sealpost.wasm could not be instantiated: ${e.message}`, e);
-  }
-  core.attach(instance);
-  return core;
+  return attached((imports) => new WebAssembly.Instance(module, imports));
 }
 
 /**

@@ -8,7 +8,8 @@ import { installSealpost } from '../../js/sw.js';
 import { sealPush } from '../../js/server.js';
 import { startServer } from './loopback-server.js';
 import { prng } from './helpers.js';
-import { IDBFactory, drain, dumpDatabase, openOutbox } from './outbox-support.js';
+import { drain, dumpDatabase, openOutbox } from './outbox-support.js';
+import { fakeScope, listen } from './worker-support.js';
 
 const NativeRequest = globalThis.Request;
 
@@ -120,49 +121,15 @@ test('WebKit: nothing stored is a Blob (automation sessions refuse Blob values i
 
 // ---------------------------------------------------------------- push where notifications are refused
 
-const ORIGIN = 'https://app.example';
-
 /** A worker scope whose showNotification is refused while `refuse.on` (as WebKit under automation). */
 function refusingScope(refuse) {
-  const listeners = new Map();
-  const scope = {
-    location: new URL(`${ORIGIN}/sw.js`),
-    indexedDB: new IDBFactory(),
-    fetch: async () => new Response('{}', { status: 201 }),
-    shown: [],
-    addEventListener(type, fn) { listeners.set(type, [...(listeners.get(type) ?? []), fn]); },
-    registration: {
-      showNotification: async (title, options) => {
-        if (refuse.on) throw new TypeError('Not allowed to show a notification');
-        scope.shown.push({ title, options });
-      },
-    },
-    clients: { matchAll: async () => [], openWindow: async () => null, claim: async () => {} },
-    skipWaiting: async () => {},
-    async ask(message) {
-      const { port1, port2 } = new MessageChannel();
-      const reply = new Promise((resolve) => { port1.onmessage = (e) => { port1.close(); resolve(e.data); }; });
-      const pending = [];
-      const event = { type: 'message', data: message, ports: [port2], waitUntil: (p) => pending.push(p) };
-      for (const fn of listeners.get('message') ?? []) fn(event);
-      await Promise.allSettled(pending);
-      return reply;
-    },
+  const scope = fakeScope();
+  const show = scope.registration.showNotification;
+  scope.registration.showNotification = async (title, options) => {
+    if (refuse.on) throw new TypeError('Not allowed to show a notification');
+    return show(title, options);
   };
   return scope;
-}
-
-function listen() {
-  const channel = new BroadcastChannel('sealpost');
-  const seen = [];
-  channel.onmessage = (e) => seen.push(e.data);
-  const until = async (predicate, count) => {
-    for (let waited = 0; waited < 2000 && seen.filter(predicate).length < count; waited += 10) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return seen.filter(predicate);
-  };
-  return { seen, until, close: () => channel.close() };
 }
 
 test('push: a valid message that cannot be displayed is display-failed, broadcast, and opens again later', async () => {
