@@ -11,8 +11,10 @@ ROOT=$(pwd)
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
+# Browsers: Chromium (playwright-core), Firefox ESR (puppeteer-core over WebDriver BiDi) and WebKitGTK
+# (WebKitWebDriver, under Xvfb: MiniBrowser has no headless mode).
 APT_PACKAGES=(emscripten nlohmann-json3-dev libsodium-dev libgtest-dev dpkg-dev clang libclang-rt-14-dev
-              cmake g++ make pkg-config chromium)
+              cmake g++ make pkg-config chromium firefox-esr webkit2gtk-driver xvfb xauth)
 SOURCES=/etc/apt/sources.list.d/debian.sources
 apt_updated=0
 
@@ -60,5 +62,5 @@ if [ -L node_modules ]; then
   :
 elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 fi
