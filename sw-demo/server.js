@@ -11,7 +11,8 @@
  *   POST /api/switches         {mode: 'ok'|'503'|'429', retryAfter?, times?}: answer writes with that status
  *   GET  /api/switches
  *   POST /api/subscriptions    {subscription?, publicKey, keyId, categories?}; DELETE with {keyId | endpoint}
- *   GET  /api/subscriptions
+ *   GET  /api/subscriptions    {keyId, publicKey, categories, pushService (host)}: never endpoints or their keys
+ * Writes must be application/json, and from this origin when a browser sends them.
  *   POST /api/push/send        {message, keyId?}: sealPush + sendSealedPush (web-push, VAPID) per subscription
  *   POST /api/push/simulate    {publicKey, message}: the sealed envelope (base64url), for sealpost:deliver
  *   POST /api/feedback         {messageId, action, category?}; de-duplicated like notes
@@ -34,6 +35,8 @@ import { securityHeaders, serveStatic } from './static.js';
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const MAX_BODY = 64 * 1024;
 const NOTE_MAX_CHARS = 10000;
+/** Results kept for de-duplication (the oldest are dropped first). */
+const MAX_RESULTS = 10000;
 
 /** Loads sealpost/server once (null when this build of the package has no server helper). */
 let serverHelper;
@@ -96,6 +99,23 @@ class DataFile {
   }
 }
 
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A write must be JSON and, from a browser, from this origin: a form on another site cannot send
+ * application/json without a CORS preflight (which this server never answers), and a browser names the
+ * page's origin in `Origin` on every write. Clients that are not browsers send no Origin.
+ */
+function checkWrite(req) {
+  if (!WRITES.has(req.method)) return;
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json') throw new HttpError(415, 'writes must be application/json');
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
+    throw new HttpError(403, 'cross-origin writes are refused');
+  }
+}
+
 async function readJson(req) {
   const chunks = [];
   let size = 0;
@@ -138,6 +158,7 @@ function validMode(mode) {
  *   worker: options the demo's service worker passes to installSealpost (e.g. a faster retry policy)
  *   pushAgent: the https.Agent for push services (tests trust a loopback service's certificate with it)
  *   pushAllowPrivateAddresses: send to loopback and private addresses (tests' loopback push service only)
+ *   maxResults: write results kept for de-duplication (default MAX_RESULTS)
  * @returns {Promise<{server: import('node:http').Server, url: string, data: DataFile,
  *   close: () => Promise<void>}>}
  */
@@ -178,6 +199,18 @@ export async function createDemoServer(options = {}) {
   }
 
   /**
+   * Keeps a write's result for its key, at most MAX_RESULTS of them: the oldest go first (objects keep
+   * insertion order). A replay after that many newer writes is applied again; the outbox replays within
+   * maxAgeMs, so size this to the writes a client can make in that time.
+   */
+  function remember(scoped, result) {
+    const results = data.state.results;
+    results[scoped] = result;
+    const keys = Object.keys(results);
+    for (let i = 0; i < keys.length - (options.maxResults ?? MAX_RESULTS); i += 1) delete results[keys[i]];
+  }
+
+  /**
    * A de-duplicated write: a replayed Idempotency-Key answers the first result and is counted.
    * @param {(body: object) => {status: number, body: object}} apply  validates and stores
    */
@@ -207,7 +240,7 @@ export async function createDemoServer(options = {}) {
       return sendJson(res, first.status, first.body, { 'Idempotent-Replayed': 'true' });
     }
     const result = apply(body, key);
-    if (scoped !== null) data.state.results[scoped] = result;
+    if (scoped !== null) remember(scoped, result);
     await data.save();
     entry.status = result.status;
     return sendJson(res, result.status, result.body);
@@ -314,7 +347,11 @@ export async function createDemoServer(options = {}) {
       case 'GET /api/log':
         return sendJson(res, 200, { log });
       case 'GET /api/subscriptions':
-        return sendJson(res, 200, { subscriptions: data.state.subscriptions });
+        // Never the subscriptions themselves: an endpoint and its keys let anyone push to the device.
+        return sendJson(res, 200, { subscriptions: data.state.subscriptions.map((s) => ({
+          keyId: s.keyId, publicKey: s.publicKey, categories: s.categories,
+          pushService: s.subscription ? new URL(s.subscription.endpoint).host : null,
+        })) });
       case 'POST /api/subscriptions': {
         const record = subscriptionRecord(await readJson(req));
         const list = data.state.subscriptions.filter((s) => s.keyId !== record.keyId
@@ -384,6 +421,7 @@ export async function createDemoServer(options = {}) {
     try {
       const { pathname } = new URL(req.url, 'http://localhost');
       if (pathname.startsWith('/api/')) {
+        checkWrite(req);
         await api(req, res, pathname);
         return;
       }

@@ -39,7 +39,7 @@ async function showDevice() {
   const { body } = await api('GET', '/api/subscriptions');
   const mine = body?.subscriptions?.find((s) => s.keyId === keyId);
   $('sub-state').textContent = !mine ? 'none'
-    : mine.subscription ? `subscribed (${new URL(mine.subscription.endpoint).host})` : 'key registered, no push service (simulated delivery)';
+    : mine.pushService ? `subscribed (${mine.pushService})` : 'key registered, no push service (simulated delivery)';
   $('unsubscribe').disabled = !mine;
 }
 

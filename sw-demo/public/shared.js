@@ -24,7 +24,8 @@ export const $ = (id) => document.getElementById(id);
 export async function api(method, path, body) {
   const res = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    // Every write is JSON (the server refuses anything else, so no form on another site can make one).
+    headers: method === 'GET' ? {} : { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   let json = null;

@@ -10,10 +10,10 @@ import { CSP } from '../../sw-demo/static.js';
 
 const hasServerHelper = existsSync(new URL('../../js/server.js', import.meta.url));
 
-async function start(t, dataFile) {
+async function start(t, dataFile, options = {}) {
   const dir = dataFile ? null : mkdtempSync(join(tmpdir(), 'sealpost-demo-'));
   const file = dataFile ?? join(dir, 'demo.json');
-  const demo = await createDemoServer({ port: 0, dataFile: file });
+  const demo = await createDemoServer({ port: 0, dataFile: file, ...options });
   if (dir) t.after(() => rmSync(dir, { recursive: true, force: true }));
   return { demo, file };
 }
@@ -54,7 +54,8 @@ test('notes are stored once per Idempotency-Key; a replay answers the first resu
   const bad = await call(demo, 'POST', '/api/notes', { text: '' }, { 'Idempotency-Key': 'k3' });
   assert.equal(bad.status, 400);
   assert.match(bad.body.error, /text must be/);
-  const notJson = await fetch(`${demo.url}/api/notes`, { method: 'POST', body: '{oops' });
+  const notJson = await fetch(`${demo.url}/api/notes`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: '{oops' });
   assert.equal(notJson.status, 400);
   assert.equal((await call(demo, 'GET', '/api/notes')).body.notes.length, 3);
 });
@@ -213,4 +214,30 @@ test('push/send seals for each stored device and sends with web-push and the sto
   const { subscriptions } = (await call(demo, 'GET', '/api/subscriptions')).body;
   assert.deepEqual(subscriptions.map((s) => s.keyId), [live.keyId], 'the expired subscription is pruned, and stays pruned');
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'demo.json'), 'utf8')).subscriptions.map((s) => s.keyId), [live.keyId]);
+});
+
+test('the demo server refuses writes that are not JSON or come from another origin, never lists push secrets, and bounds its de-duplication state', async (t) => {
+  const { demo } = await start(t, undefined, { maxResults: 3 });
+  t.after(() => demo.close());
+  const form = await fetch(`${demo.url}/api/push/send`, { method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+  assert.equal(form.status, 415);
+  const plain = await fetch(`${demo.url}/api/notes`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"text":"x"}' });
+  assert.equal(plain.status, 415);
+  const foreign = await call(demo, 'POST', '/api/notes', { text: 'csrf' }, { origin: 'https://evil.example' });
+  assert.equal(foreign.status, 403);
+  const same = await call(demo, 'POST', '/api/notes', { text: 'mine' }, { origin: demo.url });
+  assert.equal(same.status, 201);
+  assert.deepEqual((await call(demo, 'GET', '/api/notes')).body.notes.map((n) => n.text), ['mine']);
+
+  const subscription = { endpoint: 'https://push.example/secret-path', keys: { p256dh: 'p'.repeat(87), auth: 'a'.repeat(22) } };
+  await call(demo, 'POST', '/api/subscriptions', { subscription, publicKey: 'A'.repeat(43), keyId: 'AAAAAAAAAAA' });
+  const listed = await call(demo, 'GET', '/api/subscriptions');
+  assert.deepEqual(listed.body.subscriptions.map((s) => s.pushService), ['push.example']);
+  assert.doesNotMatch(JSON.stringify(listed.body), /secret-path|aaaa|pppp/);
+
+  for (const key of ['k1', 'k2', 'k3', 'k4']) await call(demo, 'POST', '/api/notes', { text: key }, { 'Idempotency-Key': key });
+  assert.deepEqual(Object.keys(demo.data.state.results).map((k) => k.split(' ')[1]), ['k2', 'k3', 'k4']);
+  const again = await call(demo, 'POST', '/api/notes', { text: 'k4' }, { 'Idempotency-Key': 'k4' });
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
 });
