@@ -55,10 +55,10 @@ export class Frame {
     return pointer;
   }
 
-  /** UTF-8 text written straight into Wasm memory: [pointer, byte length]. */
-  putText(text) {
+  /** UTF-8 text written straight into Wasm memory: [pointer, byte length]; `secret` text is zeroed on release. */
+  putText(text, secret = false) {
     const capacity = text.length * 3; // UTF-8 needs at most 3 bytes per UTF-16 unit
-    const pointer = this.alloc(capacity);
+    const pointer = this.alloc(capacity, secret);
     const { written } = encoder.encodeInto(text, this.core.heap().subarray(pointer, pointer + capacity));
     return [pointer, written];
   }

@@ -70,7 +70,8 @@ export const outboxExports = {
   /** sp_group_tag: the 16-byte keyed BLAKE2b tag of a group name under a symmetric key. */
   groupTag(handle, group) {
     return this.call((f, x) => {
-      const [text, length] = f.putText(requireText(group, 'group'));
+      // A group name can say who or what a request is about: zeroed in Wasm memory when the call returns.
+      const [text, length] = f.putText(requireText(group, 'group'), true);
       const out = f.alloc(16);
       check(x.sp_group_tag(handle, text, length, out), 'groupTag');
       return f.read(out, 16);

@@ -75,13 +75,11 @@ export const pushExports = {
           + 'not in the worker module');
       }
       const pkPointer = f.put(pk);
-      const [text, textLen] = f.putText(message);
+      const [text, textLen] = f.putText(message, true);
       const out = f.alloc(SEALED_CAPACITY);
       const outLen = f.alloc(4);
       const rc = x.sp_push_seal(pkPointer, pk.length, signer, text, textLen, nowSeconds, maxEnvelopeBytes,
         out, SEALED_CAPACITY, outLen);
-      // The message text is plaintext: wipe it from the frame before it is reused.
-      this.heap().fill(0, text, text + textLen);
       if (rc === STATUS['too-large']) {
         const size = f.u32(outLen);
         check(rc, null, { message: `the sealed envelope would be ${size} bytes, over the maximum of ${maxEnvelopeBytes}`,

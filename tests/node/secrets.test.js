@@ -421,3 +421,13 @@ test('the push receiver: after opening messages and closing, no device key or me
   for (const title of titles) assert.deepEqual(findCopies(core, utf8(title)), [], 'a message title in Wasm memory');
   assert.deepEqual(findCopies(core, utf8(body)), [], 'a message body in Wasm memory');
 });
+
+test('a group name is not left in Wasm memory after groupTag', async () => {
+  const core = await createCore();
+  const key = core.keyGenerate(KeyKind.symmetric);
+  const name = new TextEncoder().encode(`patient-${Buffer.from(randomBytes(24)).toString('hex')}`);
+  const tag = core.groupTag(key, new TextDecoder().decode(name));
+  assert.equal(tag.length, 16);
+  assert.deepEqual(findCopies(core, name), [], 'the group name stayed in Wasm memory');
+  core.keyRelease(key);
+});
