@@ -71,7 +71,7 @@ function assemble(self, settings) {
     flush: (trigger, queue) => wakeups.flushAll(trigger, settings.messageBudgetMs, queue),
   });
   const messages = new Messages({ settings, outboxes, receiver, wakeups, notifications, state, broadcast });
-  return { wakeups, route, notifications, messages };
+  return { wakeups, route, notifications, messages, broadcast };
 }
 
 /**
@@ -83,7 +83,7 @@ function assemble(self, settings) {
  */
 export function installSealpost(self, config) {
   const settings = normalize(config, self.location);
-  const { wakeups, route, notifications, messages } = assemble(self, settings);
+  const { wakeups, route, notifications, messages, broadcast } = assemble(self, settings);
 
   self.addEventListener('fetch', (event) => {
     const outbox = settings.outboxes.find((r) => r.matches(event.request));
@@ -138,10 +138,15 @@ export function installSealpost(self, config) {
   });
 
   self.addEventListener('install', (event) => {
-    event.waitUntil(Promise.all([
-      precacheModule(self.caches ?? globalThis.caches, settings.moduleHref),
-      settings.skipWaiting ? self.skipWaiting() : null,
-    ]));
+    // A module that cannot be fetched never fails the install (the worker would end 'redundant' with a bare
+    // 404 as the only clue): it is said once, and routed requests go out unprotected, with a
+    // 'queue-failed' event, until the module loads.
+    const precached = precacheModule(self.caches ?? globalThis.caches, settings.moduleHref).catch((error) => {
+      console.error(`sealpost: sealpost.wasm could not be fetched from ${settings.moduleHref} (${error?.message ?? error}); `
+        + 'requests are not protected until it loads. Serve it there or pass wasmUrl to installSealpost.');
+      broadcast({ type: 'module-missing', url: settings.moduleHref });
+    });
+    event.waitUntil(Promise.all([precached, settings.skipWaiting ? self.skipWaiting() : null]));
   });
 
   // activate is not a flush trigger: work kept in its waitUntil holds the worker in 'activating', and a

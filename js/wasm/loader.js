@@ -24,12 +24,17 @@ const compiled = new Map();
 /** @type {Map<string, Promise<WasmCore>>} */
 const shared = new Map();
 
-function defaultWasmUrl() {
-  // The module build sits in js/wasm/ with the .wasm in dist/; the classic (importScripts) build has no
-  // import.meta and looks beside the worker script unless told otherwise.
-  const base = import.meta.url;
-  if (base) return new URL('../../dist/sealpost.wasm', base);
-  return new URL('sealpost.wasm', globalThis.location?.href);
+/**
+ * Where sealpost.wasm is when no `wasmUrl` is given. The module build names it with
+ * `new URL('<literal>', import.meta.url)`, the pattern Vite, webpack 5 and Rollup follow to copy the file
+ * into a bundle and rewrite the URL (esbuild does not: import 'sealpost/sealpost.wasm' with its file loader
+ * and pass the result as `wasmUrl`). A classic build (importScripts) has no import.meta: there the module
+ * is looked for beside the worker script, `base`.
+ * @param {string} [base]
+ */
+export function defaultWasmUrl(base = globalThis.location?.href) {
+  if (typeof import.meta.url === 'string') return new URL('../../dist/sealpost.wasm', import.meta.url);
+  return new URL('sealpost.wasm', base);
 }
 
 function resolveUrl(wasmUrl) {

@@ -3,6 +3,7 @@
  * worker reads (and never writes).
  */
 import { SealpostError } from '../errors.js';
+import { defaultWasmUrl } from '../wasm/loader.js';
 
 const DEFAULTS = {
   syncBudgetMs: 120000, // Chrome ends a sync event after 3 minutes
@@ -47,14 +48,10 @@ function positive(value, name) {
   return value;
 }
 
-/**
- * Where the loader will look for sealpost.wasm by default: dist/ of this package (module build), or
- * beside the worker script where there is no import.meta (classic build).
- */
+/** Where the loader will look for sealpost.wasm: `wasmUrl`, or the loader's default. */
 function moduleUrl(wasmUrl, base) {
   if (wasmUrl !== undefined && wasmUrl !== null) return new URL(String(wasmUrl), base).href;
-  const here = import.meta.url;
-  return here ? new URL('../../dist/sealpost.wasm', here).href : new URL('sealpost.wasm', base).href;
+  return defaultWasmUrl(base).href;
 }
 
 /** @param {RouteMatch | undefined} match @returns {(request: Request) => boolean} */

@@ -454,3 +454,38 @@ test('push data reaches the receiver as it came: PushMessageData of bytes or of 
   const empty = await scope.dispatch('push', { data: null });
   assert.equal(empty.settled[0].value.shown, 'fallback', 'a push without data shows the fallback');
 });
+
+test('a module that cannot be fetched never fails the install: one clear error, and requests go out unprotected', async () => {
+  const wasmUrl = `${ORIGIN}/missing-${process.pid}-${Date.now()}/sealpost.wasm`;
+  const scope = fakeScope();
+  scope.caches = fakeCaches();
+  const open = scope.caches.open;
+  scope.caches.open = async (name) => ({ ...await open(name), add: async () => { throw new TypeError('Request failed (404)'); } });
+  const sent = [];
+  scope.fetch = async (input) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (url === wasmUrl) return new Response('not found', { status: 404 });
+    sent.push(url);
+    return new Response('{"ok":true}', { status: 201 });
+  };
+  const errors = [];
+  const consoleError = console.error;
+  console.error = (...args) => errors.push(args.join(' '));
+  const events = listen();
+  try {
+    installSealpost(scope, { wasmUrl, outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }] });
+    const install = await scope.dispatch('install');
+    assert.equal(install.settled[0].status, 'fulfilled', String(install.settled[0].reason?.stack));
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], new RegExp(`sealpost\\.wasm could not be fetched from ${wasmUrl.replace(/[.]/g, '\\.')}`));
+    const routed = await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/api/notes`, { method: 'POST', body: '{}' }) });
+    assert.equal(routed.response.status, 201, 'the request went out as it was');
+    assert.deepEqual(sent, [`${ORIGIN}/api/notes`]);
+    const failed = await events.until((e) => e.type === 'queue-failed');
+    assert.equal(failed[0]?.code, 'wasm-load-failed');
+    assert.equal((await events.until((e) => e.type === 'module-missing')).length, 1);
+  } finally {
+    console.error = consoleError;
+    events.close();
+  }
+});
