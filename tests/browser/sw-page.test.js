@@ -36,7 +36,12 @@ test('the page asks the worker to flush when it comes back online', async (t) =>
   await world.context.setOffline(false);
   const flushed = await world.page.evaluate(() => window.waitForEvent((e) => e.type === 'page-flush' && e.reason === 'online', 10000));
   assert.ok(flushed, 'a page-flush event on online');
-  const notes = await until(async () => { const n = await world.notes(); return n.length ? n : null; }, 'the note at the server');
+  const notes = await until(async () => { const n = await world.notes(); return n.length ? n : null; }, 'the note at the server').catch(async (e) => {
+    console.log('EVENTS', JSON.stringify(await world.events()));
+    console.log('LOG', JSON.stringify(await world.api('GET', '/api/log')));
+    console.log('STATS', JSON.stringify(await world.stats().catch((x) => String(x))));
+    throw e;
+  });
   assert.deepEqual(notes.map((n) => n.text), ['from the tunnel']);
 });
 
