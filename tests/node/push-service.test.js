@@ -1,10 +1,12 @@
 // The local push service the Firefox suite and the demo use (sw-demo/push-service.js), driven from Node: a
 // `ws` client speaks Firefox's side of the WebSocket protocol (hello, register, unregister, ack, ping) and
-// hand-made HTTPS requests check every refusal of the RFC 8030 side, VAPID (RFC 8292) included.
+// hand-made HTTPS requests check every refusal of the RFC 8030 side, VAPID (RFC 8292) included; and the demo's
+// --push-service local flag.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -216,4 +218,60 @@ test('push service: sealpost/server\'s sendSealedPush (web-push) is accepted; st
   const notification = await again.next((m) => m.messageType === 'notification');
   assert.equal(notification.channelID, channelID);
   assert.equal(push.requests.at(-1).claims.aud, push.origin);
+});
+
+/** Starts `node sw-demo/server.js ...args` and resolves once it printed its URL: {child, output, url}. */
+function startDemo(args, env) {
+  const child = spawn(process.execPath, [new URL('../../sw-demo/server.js', import.meta.url).pathname, ...args],
+    { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the demo printed no URL: ${output}`)), 15000);
+    const read = (chunk) => {
+      output += chunk;
+      const url = /sealpost demo: (http:\/\/\S+)\//.exec(output)?.[1];
+      if (url) {
+        clearTimeout(timer);
+        resolve({ child, output, url });
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.once('exit', (code) => reject(new Error(`the demo exited (${code}): ${output}`)));
+  });
+}
+
+test('demo: --push-service local sends through the local push service; without it nothing changes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sealpost-demo-push-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const demo = await startDemo(['--push-service', 'local'],
+    { DATA_FILE: join(dir, 'demo.json'), PUSH_WS_PORT: '0', PUSH_HTTPS_PORT: '0' });
+  t.after(() => demo.child.kill());
+  const serverURL = /local push service: (ws:\/\/\S+)/.exec(demo.output)?.[1];
+  assert.ok(serverURL, demo.output);
+  assert.match(demo.output, /dom\.push\.testing\.allowInsecureServerURL\s+true/);
+  assert.match(readFileSync(join(dir, 'firefox-profile', 'user.js'), 'utf8'),
+    new RegExp(`user_pref\\("dom.push.serverURL", "${serverURL}"\\);`));
+
+  const { vapidPublicKey } = JSON.parse(/Object\.freeze\((.*)\);/.exec(await (await fetch(`${demo.url}/config.js`)).text())[1]);
+  const client = await pushClient({ serverURL });
+  t.after(() => client.close());
+  await client.request({ messageType: 'hello', use_webpush: true });
+  const { pushEndpoint } = await client.request({ messageType: 'register', channelID: randomUUID(), key: vapidPublicKey });
+  const p256dh = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }).subarray(-65);
+  const device = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x;
+  const json = { 'content-type': 'application/json' };
+  const stored = await fetch(`${demo.url}/api/subscriptions`, { method: 'POST', headers: json, body: JSON.stringify({
+    subscription: { endpoint: pushEndpoint, keys: { p256dh: b64u(p256dh), auth: b64u(randomBytes(16)) } },
+    publicKey: device, keyId: 'AAAAAAAAAAA' }) });
+  assert.equal(stored.status, 201);
+  const sent = await (await fetch(`${demo.url}/api/push/send`, { method: 'POST', headers: json,
+    body: JSON.stringify({ message: { title: 'Through the local service' } }) })).json();
+  assert.deepEqual(sent.results.map((r) => [r.status, r.statusCode]), [['sent', 201]]);
+  const notification = await client.next((m) => m.messageType === 'notification');
+  assert.equal(notification.headers.encoding, 'aes128gcm');
+
+  const plain = await startDemo([], { DATA_FILE: join(dir, 'plain.json') });
+  t.after(() => plain.child.kill());
+  assert.doesNotMatch(plain.output, /push service/);
 });
