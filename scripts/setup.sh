@@ -12,9 +12,10 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # Browsers: Chromium (playwright-core), Firefox ESR (puppeteer-core over WebDriver BiDi) and WebKitGTK
-# (WebKitWebDriver, under Xvfb: MiniBrowser has no headless mode).
+# (WebKitWebDriver, under Xvfb: MiniBrowser has no headless mode). openssl makes the test push services'
+# throwaway certificates.
 APT_PACKAGES=(emscripten nlohmann-json3-dev libsodium-dev libgtest-dev dpkg-dev clang libclang-rt-14-dev
-              cmake g++ make pkg-config chromium firefox-esr webkit2gtk-driver xvfb xauth redis-server)
+              cmake g++ make pkg-config chromium firefox-esr webkit2gtk-driver xvfb xauth redis-server openssl)
 SOURCES=/etc/apt/sources.list.d/debian.sources
 apt_updated=0
 

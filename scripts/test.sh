@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Everything: build, native tests (ctest), Node suites, browser suites in Debian's Chromium.
+# Everything: build, native tests (ctest), Node suites, browser suites in Debian's Chromium (and real Web Push
+# through Firefox ESR's push client: tests/browser/webpush-firefox.test.js).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -25,7 +26,7 @@ bash scripts/fuzz.sh --seconds "${SEALPOST_FUZZ_SECONDS:-5}"
 echo "== node"
 node --test --test-reporter=spec tests/node/*.test.js
 
-echo "== browser (Chromium)"
+echo "== browser (Chromium; Firefox ESR for real Web Push)"
 node --test --test-reporter=spec --test-concurrency=1 tests/browser/*.test.js
 
 echo "npm test: all suites passed in $(( $(date +%s) - start )) s"

@@ -3,6 +3,9 @@
  * outputs (/sealpost/dist/) with the strict CSP, and the app's API.
  *
  *   node sw-demo/server.js            http://127.0.0.1:8080 (PORT, HOST and DATA_FILE override)
+ *   node sw-demo/server.js --push-service local
+ *                                     also a local push service (sw-demo/push-service.js) for Firefox's
+ *                                     push client; prints the Firefox prefs that point Firefox at it
  *   createDemoServer({ port: 0 })     for tests
  *
  * API (JSON in and out):
@@ -23,9 +26,10 @@
  * Notes, subscriptions, feedback, the VAPID keys and the signer key are persisted in one JSON file,
  * written atomically (temporary file, fsync, rename) before any write is acknowledged.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import webpush from 'web-push';
@@ -460,8 +464,52 @@ export async function createDemoServer(options = {}) {
   };
 }
 
+/**
+ * `--push-service local`: starts sw-demo/push-service.js beside the demo (WebSocket on PORT+1, HTTPS on
+ * PORT+2, or PUSH_WS_PORT / PUSH_HTTPS_PORT; subscriptions kept in push-service.json beside the data file),
+ * and writes a Firefox profile (firefox-profile/user.js, same place) whose prefs point Firefox's push
+ * client at it. Only Firefox can be pointed elsewhere: Chrome always uses Google's service.
+ */
+async function startLocalPush(port, dataDir) {
+  const { startPushService } = await import('./push-service.js');
+  const verbose = process.argv.includes('--push-log');
+  const push = await startPushService({
+    host: '127.0.0.1',
+    wsPort: Number(process.env.PUSH_WS_PORT ?? port + 1),
+    httpsPort: Number(process.env.PUSH_HTTPS_PORT ?? port + 2),
+    stateFile: join(dataDir, 'push-service.json'),
+    log: verbose ? (line) => console.log(line) : undefined,
+  });
+  const profile = join(dataDir, 'firefox-profile');
+  mkdirSync(profile, { recursive: true });
+  writeFileSync(join(profile, 'user.js'), Object.entries(push.firefoxPrefs)
+    .map(([name, value]) => `user_pref(${JSON.stringify(name)}, ${JSON.stringify(value)});\n`).join(''));
+  return { push, profile };
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--push-service');
+  if (at >= 0 && args[at + 1] !== 'local') {
+    console.error('sw-demo: --push-service takes one value, "local" (sw-demo/push-service.js on 127.0.0.1)');
+    process.exit(2);
+  }
   const port = Number(process.env.PORT ?? 8080);
-  const { url } = await createDemoServer({ port, host: process.env.HOST ?? '127.0.0.1', dataFile: process.env.DATA_FILE });
+  const dataFile = process.env.DATA_FILE ?? here('./data/demo.json');
+  const local = at >= 0 ? await startLocalPush(port, dirname(dataFile)) : null;
+  const { url } = await createDemoServer({ port, host: process.env.HOST ?? '127.0.0.1', dataFile,
+    ...(local ? { pushAgent: local.push.agent, pushAllowPrivateAddresses: true } : {}) });
+  if (local) {
+    const { push, profile } = local;
+    console.log([
+      `local push service: ${push.serverURL} (Firefox's push client), ${push.origin}/wpush/… (push endpoints)`,
+      'Point Firefox at it in about:config (best in a separate profile: a new push server drops the profile\'s',
+      'other push subscriptions):',
+      ...Object.entries(push.firefoxPrefs).map(([name, value]) => `  ${name.padEnd(42)} ${value}`),
+      `or start a profile that has them:  firefox-esr --no-remote --profile ${profile} ${url}/`,
+      '"Notify me about replies" then subscribes through this service, and "Send me a notification" arrives',
+      'through it. Chrome and Chromium always use Google\'s service. --push-log prints the protocol messages.',
+    ].join('\n'));
+  }
   console.log(`sealpost demo: ${url}/`);
 }
