@@ -153,3 +153,54 @@ export function parseIdempotencyKey(value: string): string | null;
 export function memoryIdempotencyStore(options?: { maxEntries?: number; now?: () => number }): IdempotencyStore & { readonly size: number };
 /** A connected node-redis (v4+) or ioredis client. */
 export function redisIdempotencyStore(client: unknown, options?: { prefix?: string }): IdempotencyStore;
+
+// Fan-out over BullMQ (js/server/push-queue.js; bullmq is imported on first use)
+
+/** 'sealpost-push'. */
+export declare const DEFAULT_PUSH_QUEUE: string;
+
+export interface PushQueueOptions {
+  /** What BullMQ takes: an ioredis client or its options, or a connected node-redis client. */
+  connection: unknown;
+  /** Default DEFAULT_PUSH_QUEUE. */
+  name?: string;
+  /** Sends per device before a `retry` outcome fails the job; default 8. */
+  attempts?: number;
+  /** The first retry's delay (ms) when the push service gave no Retry-After; doubles each time; default 2000. */
+  backoffMs?: number;
+  /** BullMQ job options over the defaults (completed jobs kept a day, failed ones a week). */
+  jobOptions?: Record<string, unknown>;
+  queueOptions?: Record<string, unknown>;
+}
+
+export interface PushQueue {
+  /** BullMQ's Queue. */
+  queue: any;
+  /** One job per device, ids `<batchId>.<deviceId>` (adding a batch again adds nothing); the message's id and iat are fixed here. */
+  add<D extends Device>(devices: D[], message: PushMessageInput, options?: {
+    batchId?: string;
+    deviceId?: (device: D, index: number) => string;
+    now?: number;
+  }): Promise<{ batchId: string; messageId: string; jobs: number }>;
+  close(): Promise<void>;
+}
+
+export type PushWorkerOptions = SendOptions & {
+  connection: unknown;
+  name?: string;
+  signer?: { secretKey: string | Uint8Array };
+  /** The subscription is gone (404, 410): delete it here; the job completes. */
+  onExpired?: (device: Device, result: SendResult) => unknown;
+  /** The job fails for good after this (a 4xx, or a device that cannot be sealed to or sent to). */
+  onRejected?: (device: Device, result: SendResult & { code?: string }) => unknown;
+  /** Jobs at once in this worker; default 16. */
+  concurrency?: number;
+  /** The longest backoff between retries (ms); default one hour. */
+  maxBackoffMs?: number;
+  maxEnvelopeBytes?: number;
+  /** BullMQ Worker options over these. */
+  workerOptions?: Record<string, unknown>;
+};
+
+export function createPushQueue(options: PushQueueOptions): Promise<PushQueue>;
+export function pushWorker(options: PushWorkerOptions): Promise<{ worker: any; close(): Promise<void> }>;

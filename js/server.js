@@ -11,7 +11,8 @@
  *   rejected  400, 401, 403, 413 and any other status: fix the request (VAPID keys, payload size) first
  *
  * And the app server's half of the outbox's exactly-once: Idempotency-Key middleware and its stores
- * (js/server/idempotency.js).
+ * (js/server/idempotency.js); fan-out over BullMQ workers (js/server/push-queue.js, bullmq loaded there
+ * on first use).
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -27,6 +28,7 @@ export {
   DEFAULT_IDEMPOTENCY_TTL_SECONDS, idempotency, memoryIdempotencyStore, parseIdempotencyKey, redisIdempotencyStore,
   withIdempotency,
 } from './server/idempotency.js';
+export { DEFAULT_PUSH_QUEUE, createPushQueue, pushWorker } from './server/push-queue.js';
 
 /** How long a push service may take to answer when `timeout` is not given (ms). */
 export const DEFAULT_SEND_TIMEOUT_MS = 15000;
