@@ -90,3 +90,117 @@ export function sendToMany<D extends Device>(devices: D[], message: PushMessageI
   now?: number | (() => number);
 }): Promise<Array<SendResult & { device: D; code?: string }>>;
 export function generateVAPIDKeys(): { publicKey: string; privateKey: string };
+
+// Idempotency-Key (js/server/idempotency.js)
+
+/** 8 days: longer than the outbox's default maxAgeMs (7 days). */
+export declare const DEFAULT_IDEMPOTENCY_TTL_SECONDS: number;
+
+export interface StoredResponse {
+  status: number;
+  /** content-type and the replayHeaders the handler set, lower-case names. */
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+}
+
+export type ClaimState =
+  | { state: 'claimed' }
+  | { state: 'running'; fingerprint: string }
+  | { state: 'done'; fingerprint: string; response: StoredResponse };
+
+/** Where keys, claims and answers are kept; memoryIdempotencyStore and redisIdempotencyStore are two. */
+export interface IdempotencyStore {
+  /** Claims `key` for `lockMs` unless it is claimed or answered already. */
+  claim(key: string, claim: { token: string; fingerprint: string }, lockMs: number): Promise<ClaimState>;
+  /** Replaces this token's claim with the answer, kept `ttlMs`; false when the claim is no longer this token's. */
+  complete(key: string, token: string, result: { fingerprint: string; response: StoredResponse }, ttlMs: number): Promise<boolean>;
+  /** Drops this token's claim (after a 5xx). */
+  release(key: string, token: string): Promise<void>;
+}
+
+export interface IdempotencyOptions {
+  /** Default: a memoryIdempotencyStore() of this middleware's own. */
+  store?: IdempotencyStore;
+  /** Default 'Idempotency-Key'. */
+  header?: string;
+  /** How long an answer is replayed; default DEFAULT_IDEMPOTENCY_TTL_SECONDS (8 days). */
+  ttlSeconds?: number;
+  /** Default ['POST', 'PUT', 'PATCH', 'DELETE']; other methods pass through. */
+  methods?: string[];
+  /** Answer 400 to a guarded method without the header; default false (such requests pass through). */
+  required?: boolean;
+  /** How long a run's claim holds before a retry may run the handler again; default 60. */
+  lockSeconds?: number;
+  /** Response headers stored and replayed besides content-type (e.g. ['location']). */
+  replayHeaders?: string[];
+  /** Larger request bodies are answered 413; default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Keys are looked up per scope (e.g. the authenticated user), so one client cannot meet another's. */
+  scope?: (request: any) => string;
+  /** Store failures (the request is answered 503); default console.error. */
+  onError?: (error: unknown) => void;
+}
+
+/** Connect / Express / Node http middleware; the handler finds the key in req.idempotencyKey. */
+export function idempotency(options?: IdempotencyOptions): (req: any, res: any, next: (error?: unknown) => unknown) => Promise<unknown>;
+/** A Fetch-API handler with the same rules; it gets the key (or null) as its second argument. */
+export function withIdempotency<R extends unknown[]>(
+  handler: (request: Request, key: string | null, ...rest: R) => Response | Promise<Response>,
+  options?: IdempotencyOptions,
+): (request: Request, ...rest: R) => Promise<Response>;
+/** The key in a field value (an sf-string or bare text), or null when it is not 1 to 255 characters without controls. */
+export function parseIdempotencyKey(value: string): string | null;
+export function memoryIdempotencyStore(options?: { maxEntries?: number; now?: () => number }): IdempotencyStore & { readonly size: number };
+/** A connected node-redis (v4+) or ioredis client. */
+export function redisIdempotencyStore(client: unknown, options?: { prefix?: string }): IdempotencyStore;
+
+// Fan-out over BullMQ (js/server/push-queue.js; bullmq is imported on first use)
+
+/** 'sealpost-push'. */
+export declare const DEFAULT_PUSH_QUEUE: string;
+
+export interface PushQueueOptions {
+  /** What BullMQ takes: an ioredis client or its options, or a connected node-redis client. */
+  connection: unknown;
+  /** Default DEFAULT_PUSH_QUEUE. */
+  name?: string;
+  /** Sends per device before a `retry` outcome fails the job; default 8. */
+  attempts?: number;
+  /** The first retry's delay (ms) when the push service gave no Retry-After; doubles each time; default 2000. */
+  backoffMs?: number;
+  /** BullMQ job options over the defaults (completed jobs kept a day, failed ones a week). */
+  jobOptions?: Record<string, unknown>;
+  queueOptions?: Record<string, unknown>;
+}
+
+export interface PushQueue {
+  /** BullMQ's Queue. */
+  queue: any;
+  /** One job per device, ids `<batchId>.<deviceId>` (adding a batch again adds nothing); the message's id and iat are fixed here. */
+  add<D extends Device>(devices: D[], message: PushMessageInput, options?: {
+    batchId?: string;
+    deviceId?: (device: D, index: number) => string;
+    now?: number;
+  }): Promise<{ batchId: string; messageId: string; jobs: number }>;
+  close(): Promise<void>;
+}
+
+export type PushWorkerOptions = SendOptions & {
+  connection: unknown;
+  name?: string;
+  signer?: { secretKey: string | Uint8Array };
+  /** The subscription is gone (404, 410): delete it here; the job completes. */
+  onExpired?: (device: Device, result: SendResult) => unknown;
+  /** The job fails for good after this (a 4xx, or a device that cannot be sealed to or sent to). */
+  onRejected?: (device: Device, result: SendResult & { code?: string }) => unknown;
+  /** Jobs at once in this worker; default 16. */
+  concurrency?: number;
+  /** The longest backoff between retries (ms); default one hour. */
+  maxBackoffMs?: number;
+  maxEnvelopeBytes?: number;
+  /** BullMQ Worker options over these. */
+  workerOptions?: Record<string, unknown>;
+};
+
+export function createPushQueue(options: PushQueueOptions): Promise<PushQueue>;
+export function pushWorker(options: PushWorkerOptions): Promise<{ worker: any; close(): Promise<void> }>;

@@ -9,6 +9,10 @@
  *   expired   404, 410: the subscription is gone; delete it
  *   retry     429, 5xx, or no answer (network error, timeout); `retryAfter` (seconds) when the service gave one
  *   rejected  400, 401, 403, 413 and any other status: fix the request (VAPID keys, payload size) first
+ *
+ * And the app server's half of the outbox's exactly-once: Idempotency-Key middleware and its stores
+ * (js/server/idempotency.js); fan-out over BullMQ workers (js/server/push-queue.js, bullmq loaded there
+ * on first use).
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -20,6 +24,11 @@ import { KeyKind, instantiateSync } from './wasm/loader.js';
 import { checkEndpoint, guardedLookup } from './server/endpoint.js';
 
 export { KNOWN_PUSH_SERVICES } from './server/endpoint.js';
+export {
+  DEFAULT_IDEMPOTENCY_TTL_SECONDS, idempotency, memoryIdempotencyStore, parseIdempotencyKey, redisIdempotencyStore,
+  withIdempotency,
+} from './server/idempotency.js';
+export { DEFAULT_PUSH_QUEUE, createPushQueue, pushWorker } from './server/push-queue.js';
 
 /** How long a push service may take to answer when `timeout` is not given (ms). */
 export const DEFAULT_SEND_TIMEOUT_MS = 15000;

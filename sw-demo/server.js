@@ -9,7 +9,8 @@
  *   createDemoServer({ port: 0 })     for tests
  *
  * API (JSON in and out):
- *   POST /api/notes            {text}; de-duplicated by Idempotency-Key (a replay answers the first result)
+ *   POST /api/notes            {text}; exactly once per Idempotency-Key (sealpost/server's idempotency(): a
+ *                              retry answers the first result; 409 while it runs, 422 for another body)
  *   GET  /api/notes            {notes, duplicates}
  *   POST /api/switches         {mode: 'ok'|'503'|'429', retryAfter?, times?}: answer writes with that status
  *   GET  /api/switches
@@ -18,7 +19,7 @@
  * Writes must be application/json, and from this origin when a browser sends them.
  *   POST /api/push/send        {message, keyId?}: sealPush + sendSealedPush (web-push, VAPID) per subscription
  *   POST /api/push/simulate    {publicKey, message}: the sealed envelope (base64url), for sealpost:deliver
- *   POST /api/feedback         {messageId, action, category?}; de-duplicated like notes
+ *   POST /api/feedback         {messageId, action, category?}; exactly once like notes
  *   GET  /api/log              every write request seen: {at, path, key, status}
  *   GET  /config.js            an ES module with the VAPID and signer public keys and worker options
  *   GET  /config.classic.js    the same for classic workers (sets self.sealpostDemoConfig)
@@ -34,12 +35,13 @@ import { fileURLToPath } from 'node:url';
 
 import webpush from 'web-push';
 
+import { idempotency, memoryIdempotencyStore } from '../js/server/idempotency.js';
 import { securityHeaders, serveStatic } from './static.js';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const MAX_BODY = 64 * 1024;
 const NOTE_MAX_CHARS = 10000;
-/** Results kept for de-duplication (the oldest are dropped first). */
+/** Answers the Idempotency-Key middleware keeps (the oldest are dropped first). */
 const MAX_RESULTS = 10000;
 
 /** Loads sealpost/server once (null when this build of the package has no server helper). */
@@ -60,8 +62,7 @@ class HttpError extends Error {
 
 function emptyState() {
   return {
-    version: 1, vapid: null, signer: null, nextSeq: 1, notes: [], feedback: [], duplicates: 0,
-    results: {}, subscriptions: [],
+    version: 1, vapid: null, signer: null, nextSeq: 1, notes: [], feedback: [], duplicates: 0, subscriptions: [],
   };
 }
 
@@ -128,9 +129,14 @@ async function readJson(req) {
     if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
     chunks.push(chunk);
   }
-  if (size === 0) return {};
+  return parseJson(Buffer.concat(chunks));
+}
+
+/** A body's bytes as a JSON object ({} when empty). */
+function parseJson(bytes) {
+  if (bytes.length === 0) return {};
   try {
-    const value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const value = JSON.parse(bytes.toString('utf8'));
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
     return value;
   } catch {
@@ -162,9 +168,9 @@ function validMode(mode) {
  *   worker: options the demo's service worker passes to installSealpost (e.g. a faster retry policy)
  *   pushAgent: the https.Agent for push services (tests trust a loopback service's certificate with it)
  *   pushAllowPrivateAddresses: send to loopback and private addresses (tests' loopback push service only)
- *   maxResults: write results kept for de-duplication (default MAX_RESULTS)
+ *   maxResults: answers the Idempotency-Key middleware keeps (default MAX_RESULTS)
  * @returns {Promise<{server: import('node:http').Server, url: string, data: DataFile,
- *   close: () => Promise<void>}>}
+ *   idempotencyStore: ReturnType<typeof memoryIdempotencyStore>, close: () => Promise<void>}>}
  */
 export async function createDemoServer(options = {}) {
   const mounts = [
@@ -202,55 +208,50 @@ export async function createDemoServer(options = {}) {
     return status;
   }
 
-  /**
-   * Keeps a write's result for its key, at most MAX_RESULTS of them: the oldest go first (objects keep
-   * insertion order). A replay after that many newer writes is applied again; the outbox replays within
-   * maxAgeMs, so size this to the writes a client can make in that time.
-   */
-  function remember(scoped, result) {
-    const results = data.state.results;
-    results[scoped] = result;
-    const keys = Object.keys(results);
-    for (let i = 0; i < keys.length - (options.maxResults ?? MAX_RESULTS); i += 1) delete results[keys[i]];
-  }
+  // Writes go through sealpost/server's Idempotency-Key middleware, with answers kept in memory. A key
+  // can outlive them (a restart, or more than maxResults newer keys), so each write is also unique on its
+  // key (notesByKey, feedbackByKey): a retry then finds the write it made and answers it again.
+  const idempotencyStore = memoryIdempotencyStore({ maxEntries: options.maxResults ?? MAX_RESULTS });
+  const guard = idempotency({ store: idempotencyStore, maxBodyBytes: MAX_BODY });
+  const notesByKey = new Map(data.state.notes.filter((n) => n.key !== null).map((n) => [n.key, n]));
+  const feedbackByKey = new Map(data.state.feedback.filter((f) => f.key !== null).map((f) => [f.key, f]));
 
   /**
-   * A de-duplicated write: a replayed Idempotency-Key answers the first result and is counted.
-   * @param {(body: object) => {status: number, body: object}} apply  validates and stores
+   * A write with exactly-once effect per Idempotency-Key; every request is logged with the status it got,
+   * and a replayed answer is counted in `duplicates`.
+   * @param {(body: object, key: string | null) => {status: number, body: object, replayed?: boolean}} apply
+   *   validates and stores
    */
   async function idempotentWrite(req, res, pathname, apply) {
     const key = req.headers['idempotency-key'] ?? null;
     const entry = { at: Date.now(), method: req.method, path: pathname, key, status: 0 };
     log.push(entry);
+    res.once('finish', () => {
+      entry.status = res.statusCode;
+      if (res.getHeader('idempotent-replayed') === 'true') {
+        data.state.duplicates += 1;
+        data.save().catch(() => {});
+      }
+    });
     const retryAfter = switches.retryAfter;
     const switched = switchedStatus();
     if (switched !== null) {
       await readJson(req).catch(() => ({}));
-      entry.status = switched;
       const headers = retryAfter === null || retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) };
       return sendJson(res, switched, { error: switched === 429 ? 'too many requests' : 'service unavailable' }, headers);
     }
-    if (key !== null && (typeof key !== 'string' || key.length === 0 || key.length > 200)) {
-      entry.status = 400;
-      return sendJson(res, 400, { error: 'Idempotency-Key must be 1 to 200 characters' });
-    }
-    const body = await readJson(req);
-    const scoped = key === null ? null : `${pathname} ${key}`;
-    const first = scoped === null ? undefined : data.state.results[scoped];
-    if (first) {
-      data.state.duplicates += 1;
+    // Replays and the middleware's own answers carry the same security headers as every answer.
+    for (const [name, value] of Object.entries(securityHeaders())) res.setHeader(name, value);
+    return guard(req, res, async () => {
+      const result = apply(parseJson(req.body), req.idempotencyKey ?? null);
       await data.save();
-      entry.status = first.status;
-      return sendJson(res, first.status, first.body, { 'Idempotent-Replayed': 'true' });
-    }
-    const result = apply(body, key);
-    if (scoped !== null) remember(scoped, result);
-    await data.save();
-    entry.status = result.status;
-    return sendJson(res, result.status, result.body);
+      return sendJson(res, result.status, result.body, result.replayed ? { 'Idempotent-Replayed': 'true' } : {});
+    });
   }
 
   function addNote(body, key) {
+    const earlier = key === null ? undefined : notesByKey.get(key);
+    if (earlier) return { status: 201, body: { note: earlier }, replayed: true };
     const text = body.text;
     if (typeof text !== 'string' || text.trim() === '' || text.length > NOTE_MAX_CHARS) {
       return { status: 400, body: { error: `text must be 1 to ${NOTE_MAX_CHARS} characters` } };
@@ -264,10 +265,13 @@ export async function createDemoServer(options = {}) {
     };
     data.state.nextSeq += 1;
     data.state.notes.push(note);
+    if (key !== null) notesByKey.set(key, note);
     return { status: 201, body: { note } };
   }
 
   function addFeedback(body, key) {
+    const earlier = key === null ? undefined : feedbackByKey.get(key);
+    if (earlier) return { status: 201, body: { feedback: earlier }, replayed: true };
     if (typeof body.action !== 'string' || body.action.length > 64) {
       return { status: 400, body: { error: 'action must be a string' } };
     }
@@ -279,6 +283,7 @@ export async function createDemoServer(options = {}) {
       receivedAt: new Date().toISOString(),
     };
     data.state.feedback.push(item);
+    if (key !== null) feedbackByKey.set(key, item);
     return { status: 201, body: { feedback: item } };
   }
 
@@ -457,6 +462,7 @@ export async function createDemoServer(options = {}) {
     server,
     url: `http://${host}:${port}`,
     data,
+    idempotencyStore,
     close: () => new Promise((resolve) => {
       server.closeAllConnections?.();
       server.close(() => data.saving.then(resolve, resolve));

@@ -36,10 +36,15 @@ test('notes are stored once per Idempotency-Key; a replay answers the first resu
   assert.equal(first.body.note.seq, 1);
   assert.equal(first.headers.get('content-security-policy'), CSP);
 
-  const replay = await call(demo, 'POST', '/api/notes', { text: 'changed on replay' }, { 'Idempotency-Key': 'k1' });
+  const replay = await call(demo, 'POST', '/api/notes', { text: 'first' }, { 'Idempotency-Key': 'k1' });
   assert.equal(replay.status, 201);
   assert.deepEqual(replay.body, first.body, 'a replay answers exactly the first result');
   assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+  assert.equal(replay.headers.get('content-security-policy'), CSP);
+  // The key with another body is another request: refused (the draft's 422), nothing stored.
+  const reused = await call(demo, 'POST', '/api/notes', { text: 'changed on replay' }, { 'Idempotency-Key': 'k1' });
+  assert.equal(reused.status, 422);
+  assert.equal(reused.headers.get('content-type'), 'application/problem+json');
 
   const second = await call(demo, 'POST', '/api/notes', { text: 'second' }, { 'Idempotency-Key': 'k2' });
   assert.equal(second.body.note.seq, 2);
@@ -236,8 +241,16 @@ test('the demo server refuses writes that are not JSON or come from another orig
   assert.deepEqual(listed.body.subscriptions.map((s) => s.pushService), ['push.example']);
   assert.doesNotMatch(JSON.stringify(listed.body), /secret-path|aaaa|pppp/);
 
-  for (const key of ['k1', 'k2', 'k3', 'k4']) await call(demo, 'POST', '/api/notes', { text: key }, { 'Idempotency-Key': key });
-  assert.deepEqual(Object.keys(demo.data.state.results).map((k) => k.split(' ')[1]), ['k2', 'k3', 'k4']);
+  const notes = {};
+  for (const key of ['k1', 'k2', 'k3', 'k4']) {
+    notes[key] = (await call(demo, 'POST', '/api/notes', { text: key }, { 'Idempotency-Key': key })).body;
+  }
+  assert.equal(demo.idempotencyStore.size, 3, 'at most maxResults answers are kept');
   const again = await call(demo, 'POST', '/api/notes', { text: 'k4' }, { 'Idempotency-Key': 'k4' });
   assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  // k1's answer was dropped: the write, unique on its key, finds its note and answers it again.
+  const dropped = await call(demo, 'POST', '/api/notes', { text: 'k1' }, { 'Idempotency-Key': 'k1' });
+  assert.deepEqual(dropped.body, notes.k1);
+  assert.equal(dropped.headers.get('idempotent-replayed'), 'true');
+  assert.equal((await call(demo, 'GET', '/api/notes')).body.notes.length, 5, 'mine and k1 to k4, each once');
 });
