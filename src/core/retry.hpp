@@ -3,7 +3,7 @@
 //
 // Policy (JSON object, every field optional; unknown fields are refused):
 //   baseDelayMs 2000, factor 2, maxDelayMs 3600000, jitter 'full' | 'equal' | 'none',
-//   maxAttempts 12, maxAgeMs 604800000, retryOn [408, 425, 429, 500, 502, 503, 504],
+//   maxAttempts 12, maxAgeMs 604800000, retryOn [408, 409, 425, 429, 500, 502, 503, 504],
 //   honorRetryAfter true, requestTimeoutMs 30000
 //
 // Delay after the n-th failure: d = min(maxDelayMs, baseDelayMs * factor^(n-1)), then
@@ -34,7 +34,8 @@ struct Policy {
   Jitter jitter = Jitter::full;
   int max_attempts = 12;
   std::int64_t max_age_ms = std::int64_t{7} * 24 * 3600 * 1000;
-  std::vector<int> retry_on = {408, 425, 429, 500, 502, 503, 504};
+  // 409: the server is still answering an earlier attempt with the same Idempotency-Key (IETF httpapi draft).
+  std::vector<int> retry_on = {408, 409, 425, 429, 500, 502, 503, 504};
   bool honor_retry_after = true;
   std::int64_t request_timeout_ms = 30000;
 };

@@ -18,7 +18,7 @@ installSealpost(self, {
     // Notes keep their order within a notebook (?notebook=…); notebooks do not wait for each other.
     group: (request) => new URL(request.url).searchParams.get('notebook'),
     // 409: the server's Idempotency-Key middleware answers it while an earlier attempt still runs.
-    retry: { baseDelayMs: 2000, maxDelayMs: 10 * 60 * 1000, retryOn: [408, 409, 425, 429, 500, 502, 503, 504], ...retry },
+    retry: { baseDelayMs: 2000, maxDelayMs: 10 * 60 * 1000, ...retry },
   }],
   push: {
     // The demo server signs every push; only a server without sealpost/server's module has no signer.

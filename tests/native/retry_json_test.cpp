@@ -92,7 +92,7 @@ TEST(RetryJsonPolicy, CompleteFormOrTheOffendingField) {
   ASSERT_EQ(retry_json::policy(as_bytes(R"({"jitter":"equal"})"), out, field), Status::ok);
   EXPECT_EQ(out,
             R"({"baseDelayMs":2000,"factor":2.0,"honorRetryAfter":true,"jitter":"equal","maxAgeMs":604800000,)"
-            R"("maxAttempts":12,"maxDelayMs":3600000,"requestTimeoutMs":30000,"retryOn":[408,425,429,500,502,503,504]})");
+            R"("maxAttempts":12,"maxDelayMs":3600000,"requestTimeoutMs":30000,"retryOn":[408,409,425,429,500,502,503,504]})");
   EXPECT_TRUE(field.empty());
   ASSERT_EQ(retry_json::policy(as_bytes("null"), out, field), Status::ok);
   EXPECT_EQ(parse(out)["jitter"], "full");

@@ -66,7 +66,7 @@ TEST(RetryPolicy, DefaultsAndOverrides) {
   EXPECT_EQ(defaults.jitter, retry::Jitter::full);
   EXPECT_EQ(defaults.max_attempts, 12);
   EXPECT_EQ(defaults.max_age_ms, 604800000);
-  EXPECT_EQ(defaults.retry_on, (std::vector<int>{408, 425, 429, 500, 502, 503, 504}));
+  EXPECT_EQ(defaults.retry_on, (std::vector<int>{408, 409, 425, 429, 500, 502, 503, 504}));
   EXPECT_TRUE(defaults.honor_retry_after);
   EXPECT_EQ(defaults.request_timeout_ms, 30000);
   const Policy custom = policy_from(
@@ -166,11 +166,15 @@ TEST(RetryDecide, Classification) {
   d = run(policy, {OutcomeKind::response, 503, ""});
   EXPECT_EQ(d.action, Action::retry);
   EXPECT_EQ(d.code, "http-503");
-  for (int status : {400, 404, 409, 410, 422, 501}) {
+  for (int status : {400, 404, 410, 422, 501}) {
     d = run(policy, {OutcomeKind::response, status, ""});
     EXPECT_EQ(d.action, Action::dead) << status;
     EXPECT_EQ(d.code, "http-" + std::to_string(status));
   }
+  // 409: an earlier attempt with the same idempotency key is still running at the server; try again later.
+  d = run(policy, {OutcomeKind::response, 409, ""});
+  EXPECT_EQ(d.action, Action::retry);
+  EXPECT_EQ(d.code, "http-409");
 }
 
 TEST(RetryDecide, UnauthorizedGetsOneRefreshedAttempt) {
