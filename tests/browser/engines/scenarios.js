@@ -374,10 +374,11 @@ export function engineSuite({ engine, launch, launchForWorkerLife, builds, csp, 
 
     for (const build of builds) {
       describe(`${build} worker`, () => {
-        test('no Background Sync here; an online POST through the route goes through (201), its body intact', ONE_TEST, async () => {
+        test('no Background Sync (nor periodic) here; an online POST through the route goes through (201), its body intact', ONE_TEST, async () => {
           const app = apps[build];
           await openApp(driver, app, build, '?flushOn=none');
-          assert.equal(await driver.evaluate(() => 'sync' in ServiceWorkerRegistration.prototype), false);
+          assert.deepEqual(await driver.evaluate(() => ['sync', 'periodicSync'].filter((api) => api in ServiceWorkerRegistration.prototype)),
+            [], 'neither registration.sync nor registration.periodicSync exists');
           const run = `online-post-${build}`;
           for (const spec of [{ group: 'a', n: 1, kind: 'json' }, { group: 'a', n: 2, kind: 'binary' }]) {
             const answer = await driver.evaluate((s) => window.engine.post(s), { run, ...spec });
