@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Everything: build, native tests (ctest), Node suites, browser suites in Debian's Chromium (and real Web Push
-# through Firefox ESR's push client: tests/browser/webpush-firefox.test.js).
+# Everything: build, native tests (ctest), Node suites, browser suites in Debian's Chromium, Firefox ESR
+# and WebKitGTK (the WebKit suite starts its driver under xvfb-run itself), and real Web Push through
+# Firefox ESR's push client (tests/browser/webpush-firefox.test.js).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -26,7 +27,32 @@ bash scripts/fuzz.sh --seconds "${SEALPOST_FUZZ_SECONDS:-5}"
 echo "== node"
 node --test --test-reporter=spec tests/node/*.test.js
 
-echo "== browser (Chromium; Firefox ESR for real Web Push)"
-node --test --test-reporter=spec --test-concurrency=1 tests/browser/*.test.js
+# The engine suites are tests/browser/{firefox,webkit,webpush-firefox}.test.js; every other browser suite runs
+# in Chromium.
+ENGINE_SUITES=(tests/browser/firefox.test.js tests/browser/webkit.test.js tests/browser/webpush-firefox.test.js)
+chromium_suites=()
+for suite in tests/browser/*.test.js; do
+  case " ${ENGINE_SUITES[*]} " in *" $suite "*) ;; *) chromium_suites+=("$suite") ;; esac
+done
+
+suite_start=$(date +%s)
+echo "== browser (Chromium)"
+node --test --test-reporter=spec --test-concurrency=1 "${chromium_suites[@]}"
+echo "browser (Chromium): $(( $(date +%s) - suite_start )) s"
+
+suite_start=$(date +%s)
+echo "== browser (Firefox ESR)"
+node --test --test-reporter=spec tests/browser/firefox.test.js
+echo "browser (Firefox ESR): $(( $(date +%s) - suite_start )) s"
+
+suite_start=$(date +%s)
+echo "== browser (Firefox ESR: real Web Push through its push client)"
+node --test --test-reporter=spec tests/browser/webpush-firefox.test.js
+echo "browser (Firefox ESR, Web Push): $(( $(date +%s) - suite_start )) s"
+
+suite_start=$(date +%s)
+echo "== browser (WebKitGTK)"
+node --test --test-reporter=spec tests/browser/webkit.test.js
+echo "browser (WebKitGTK): $(( $(date +%s) - suite_start )) s"
 
 echo "npm test: all suites passed in $(( $(date +%s) - start )) s"
