@@ -100,12 +100,54 @@ export interface Preferences {
   quietHours: { start: string; end: string } | null;
 }
 
-/** Adds every listener synchronously; call once at the top level of the worker script. */
-export function installSealpost(self: ServiceWorkerGlobalScope | typeof globalThis, config: SealpostWorkerConfig): {
+export interface WakeupStats {
+  /** Flushes in the last 60 s, and the limit (`maxWakeupsPerMinute`). */
+  lastMinute: number;
+  limit: number;
+  /** Flushes per source since the worker started ('sync', 'start:fetch', 'message', 'api', ...). */
+  bySource: Record<string, number>;
+  /** Flushes refused by the limit since the worker started. */
+  throttled: number;
+}
+
+export interface WorkerStats {
+  queues: Record<string, QueueStats>;
+  wakeups: WakeupStats;
+}
+
+export interface SealpostApi {
+  /** Flushes every queue (or one), as a page's `sealpost:flush` does. */
   flush(queue?: string): Promise<FlushSummary>;
-  stats(): Promise<{ queues: Record<string, QueueStats> }>;
+  stats(): Promise<WorkerStats>;
+  /** Opens and shows an envelope as a push event would (raw bytes or base64url text). */
   deliver(envelope: Uint8Array | ArrayBuffer | string): Promise<DeliverResult>;
-};
+}
+
+/**
+ * sealpost's handler of each service-worker event. Each returns whether the event was sealpost's:
+ * `handleFetch` whether it called `event.respondWith` (when false the request is the caller's to answer).
+ */
+export interface SealpostHandlers {
+  handleFetch(event: FetchEvent): boolean;
+  handleSync(event: ExtendableEvent & { tag: string; lastChance?: boolean }): boolean;
+  handlePeriodicSync(event: ExtendableEvent & { tag: string }): boolean;
+  handlePush(event: PushEvent): boolean;
+  handleNotificationClick(event: NotificationEvent): boolean;
+  handleMessage(event: ExtendableMessageEvent): boolean;
+  handleInstall(event: ExtendableEvent): boolean;
+  handleActivate(event: ExtendableEvent): boolean;
+}
+
+/**
+ * The handlers, for a worker that adds its own listeners; call once at the top level of the worker script,
+ * and add the listeners that call them there too.
+ */
+export function createSealpost(self: ServiceWorkerGlobalScope | typeof globalThis, config: SealpostWorkerConfig):
+  SealpostHandlers & SealpostApi;
+
+/** createSealpost, and a listener for each event; call once at the top level of the worker script. */
+export function installSealpost(self: ServiceWorkerGlobalScope | typeof globalThis, config: SealpostWorkerConfig):
+  SealpostApi;
 
 /** Whether `date` (local time) is within quiet hours {start, end} ('HH:MM', may wrap midnight). */
 export function inQuietHours(quietHours: Preferences['quietHours'], date?: Date): boolean;
