@@ -1,5 +1,5 @@
 /** sealpost/page: talks to the service worker that runs installSealpost. */
-import type { FlushSummary, QueueStats, DeliverResult, Preferences, WorkerStats, WakeupStats } from './sw.js';
+import type { FlushSummary, QueueStats, DeliverResult, Preferences, WorkerStats, WakeupStats } from './worker/protocol.js';
 
 export type { FlushSummary, QueueStats, DeliverResult, Preferences, WorkerStats, WakeupStats };
 

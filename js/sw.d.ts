@@ -1,24 +1,30 @@
 /** sealpost/sw: wires the outbox and the sealed-push receiver to a service worker's events. */
+import type { FlushSummary, QueueStats, DeliverResult, Preferences, WakeupStats, WorkerStats } from './worker/protocol.js';
+import type { OutboxOptions, RetryPolicy } from './index.js';
+
+export type { FlushSummary, QueueStats, DeliverResult, Preferences, WakeupStats, WorkerStats };
 
 export type RouteMatch =
   | { method?: string; pathname?: string | RegExp; origin?: string }
   | ((request: Request) => boolean);
 
-export interface OutboxRoute {
-  /** The queue's name (an IndexedDB-backed Outbox); its sync tag is `sealpost:<name>`. */
-  name: string;
-  /** Which requests go network-first through this queue; none when omitted. */
-  match?: RouteMatch;
+/** An outbox's options in the worker: Outbox.open's (all but its name), and the route's own. */
+export interface OutboxRouteOptions extends Omit<OutboxOptions, 'name'> {
   /** Also queue when the network answers one of these statuses (e.g. [503]). Default: []. */
   queueOnStatus?: number[];
   ordering?: 'fifo' | 'independent';
   /** The fifo group of a routed request (read its headers or URL, not its body); the default group when omitted. */
   group?: (request: Request) => string | null | undefined;
-  retry?: Record<string, unknown>;
+  retry?: RetryPolicy;
   /** Default 'Idempotency-Key' (a key the request already carries is kept); null disables. */
   idempotencyHeader?: string | null;
-  /** Any other Outbox.open option. */
-  [option: string]: unknown;
+}
+
+export interface OutboxRoute extends OutboxRouteOptions {
+  /** The queue's name (an IndexedDB-backed Outbox); its sync tag is `sealpost:<name>`. */
+  name: string;
+  /** Which requests go network-first through this queue; none when omitted. */
+  match?: RouteMatch;
 }
 
 export interface PushWiring {
@@ -70,49 +76,6 @@ export interface SealpostWorkerConfig {
    * (passed to Outbox.open as `now`), event stamps and quiet hours. Default `() => Date.now()`.
    */
   now?: () => number;
-}
-
-export interface FlushSummary {
-  sent: number;
-  retrying: number;
-  dead: number;
-  remaining: number;
-  nextAttemptAt: number | null;
-  throttled?: boolean;
-  queues: Record<string, { sent: number; retrying: number; dead: number; remaining: number; nextAttemptAt: number | null }>;
-}
-
-export interface QueueStats {
-  pending: number;
-  inflight: number;
-  dead: number;
-  nextAttemptAt: number | null;
-}
-
-export type DeliverResult =
-  | { shown: true; tag: string | null; silent: boolean }
-  | { shown: 'fallback'; code: string }
-  /** Nothing could be shown (this context may not show notifications); `code` is the verdict. */
-  | { shown: false; code: string };
-
-export interface Preferences {
-  mutedCategories: string[];
-  quietHours: { start: string; end: string } | null;
-}
-
-export interface WakeupStats {
-  /** Flushes in the last 60 s, and the limit (`maxWakeupsPerMinute`). */
-  lastMinute: number;
-  limit: number;
-  /** Flushes per source since the worker started ('sync', 'start:fetch', 'message', 'api', ...). */
-  bySource: Record<string, number>;
-  /** Flushes refused by the limit since the worker started. */
-  throttled: number;
-}
-
-export interface WorkerStats {
-  queues: Record<string, QueueStats>;
-  wakeups: WakeupStats;
 }
 
 export interface SealpostApi {

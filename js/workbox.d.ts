@@ -1,10 +1,10 @@
 /** sealpost/workbox: a Workbox strategy plugin that queues requests in an encrypted sealpost outbox. */
-import type { OutboxRoute, SealpostWorkerConfig } from './sw.js';
+import type { OutboxRouteOptions, SealpostWorkerConfig } from './sw.js';
 
 /** The plugin's per-request state, as Workbox's strategies keep it for each plugin. */
 type PluginState = { [key: string]: any };
 
-export interface SealpostPluginOptions extends Omit<OutboxRoute, 'name' | 'match'>,
+export interface SealpostPluginOptions extends OutboxRouteOptions,
   Pick<SealpostWorkerConfig, 'wasmUrl' | 'syncBudgetMs' | 'startupBudgetMs' | 'messageBudgetMs'
     | 'maxWakeupsPerMinute' | 'minWaitMs' | 'rearmIntervalMs' | 'networkTimeoutMs' | 'inspectBodies'
     | 'indexedDB' | 'IDBKeyRange' | 'now'> {
