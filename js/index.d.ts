@@ -125,7 +125,24 @@ export interface FlushResult {
 
 export type RequestLike = Request | ({ url: string | URL } & RequestInit);
 
+/** What each Outbox event carries in `event.detail` (ids, states, codes, counts and times, never content). */
+export interface OutboxEventMap {
+  enqueued: { queue: string; id: string; state: 'pending'; seq?: number; requeued?: boolean };
+  sent: { queue: string; id: string; attempts: number; status: number };
+  'retry-scheduled': { queue: string; id: string; attempts: number; code: string; nextAttemptAt: number };
+  'dead-lettered': { queue: string; id: string; attempts: number; code: string };
+  drained: { queue: string; sent: number; dead: number };
+}
+
 export declare class Outbox extends EventTarget {
+  addEventListener<K extends keyof OutboxEventMap>(type: K,
+    listener: (event: CustomEvent<OutboxEventMap[K]>) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof OutboxEventMap>(type: K,
+    listener: (event: CustomEvent<OutboxEventMap[K]>) => void, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions): void;
   static open(options: OutboxOptions): Promise<Outbox>;
   readonly name: string;
   enqueue(request: RequestLike, options?: { group?: string; metadata?: unknown }): Promise<{ id: string }>;

@@ -1,7 +1,7 @@
 /** sealpost/page: talks to the service worker that runs installSealpost. */
-import type { FlushSummary, QueueStats, DeliverResult, Preferences } from './sw.js';
+import type { FlushSummary, QueueStats, DeliverResult, Preferences, WorkerStats, WakeupStats } from './worker/protocol.js';
 
-export type { FlushSummary, QueueStats, DeliverResult, Preferences };
+export type { FlushSummary, QueueStats, DeliverResult, Preferences, WorkerStats, WakeupStats };
 
 export interface SealpostEvent {
   source: 'sealpost';
@@ -33,7 +33,7 @@ export class SealpostConnection extends EventTarget {
   on(fn: (event: SealpostEvent) => void): () => void;
   request(message: { type: string; [field: string]: unknown }, transfer?: Transferable[]): Promise<unknown>;
   flush(queue?: string): Promise<FlushSummary>;
-  stats(): Promise<{ queues: Record<string, QueueStats> }>;
+  stats(): Promise<WorkerStats>;
   preferences(set?: Partial<Preferences>): Promise<Preferences>;
   pushKey(): Promise<{ publicKey: string; keyId: string }>;
   /** One queued entry as Outbox.list() describes it (method, URL, state; never headers or body), or null. */

@@ -3,8 +3,9 @@
  *
  * Sealing runs in dist/sealpost-server.wasm: the same C++ and libsodium as the receiver's sealpost.wasm
  * (one implementation of the envelope format) plus sealing, signing and Ed25519 key generation, which the
- * worker's module leaves out to stay small. Instantiated synchronously on first use. Sending goes through the web-push package (VAPID, RFC 8291
- * aes128gcm), and every push-service answer is mapped to one of four statuses:
+ * worker's module leaves out to stay small. Instantiated synchronously on first use. Sending goes through
+ * the web-push package (VAPID, RFC 8291 aes128gcm; an optional peer dependency, loaded on first use, so
+ * sealing works without it), and every push-service answer is mapped to one of four statuses:
  *   sent      2xx
  *   expired   404, 410: the subscription is gone; delete it
  *   retry     429, 5xx, or no answer (network error, timeout); `retryAfter` (seconds) when the service gave one
@@ -16,7 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import webpush from 'web-push';
+import { createRequire } from 'node:module';
 
 import { SealpostError } from './errors.js';
 import { fromBase64url, toBase64url } from './base64url.js';
@@ -32,6 +33,26 @@ export { DEFAULT_PUSH_QUEUE, createPushQueue, pushWorker } from './server/push-q
 
 /** How long a push service may take to answer when `timeout` is not given (ms). */
 export const DEFAULT_SEND_TIMEOUT_MS = 15000;
+
+const require = createRequire(import.meta.url);
+let webpushModule = null;
+
+/**
+ * The web-push package (a peer dependency, only for sending), loaded on first use; `unsupported` when the
+ * app has not installed it.
+ */
+function webpush() {
+  if (webpushModule) return webpushModule;
+  try {
+    webpushModule = require('web-push');
+  } catch (error) {
+    if (error?.code === 'MODULE_NOT_FOUND' && /['"]web-push['"]/.test(error.message)) {
+      throw new SealpostError('unsupported', 'sealpost/server needs the web-push package: npm install web-push', { cause: error });
+    }
+    throw error;
+  }
+  return webpushModule;
+}
 /** Characters of a push service's answer kept for `error`. */
 const ERROR_BODY_CHARS = 512;
 
@@ -200,10 +221,11 @@ export async function sendSealedPush(subscription, envelope, options = {}) {
   if (topic !== undefined) settings.topic = topic;
   if (agent !== undefined) settings.agent = agent;
   if (headers !== undefined) settings.headers = headers;
+  const webPush = webpush();
   let details;
   try {
     // web-push validates the subscription and VAPID details, signs the VAPID JWT and encrypts (RFC 8291).
-    details = webpush.generateRequestDetails(subscription, Buffer.from(envelope), settings);
+    details = webPush.generateRequestDetails(subscription, Buffer.from(envelope), settings);
   } catch (error) {
     throw new SealpostError('invalid-argument', `cannot send this push: ${error.message}`, { cause: error });
   }
@@ -281,6 +303,7 @@ export async function sendToMany(devices, message, options = {}) {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new SealpostError('invalid-argument', 'concurrency must be a positive integer');
   }
+  webpush(); // said once, not as every device's rejection
   const results = new Array(devices.length);
   let next = 0;
   const worker = async () => {
@@ -307,4 +330,7 @@ export async function sendToMany(devices, message, options = {}) {
   return results;
 }
 
-export const { generateVAPIDKeys } = webpush;
+/** web-push's generateVAPIDKeys: `{publicKey, privateKey}`, base64url. */
+export function generateVAPIDKeys() {
+  return webpush().generateVAPIDKeys();
+}

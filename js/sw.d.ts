@@ -1,24 +1,30 @@
 /** sealpost/sw: wires the outbox and the sealed-push receiver to a service worker's events. */
+import type { FlushSummary, QueueStats, DeliverResult, Preferences, WakeupStats, WorkerStats } from './worker/protocol.js';
+import type { OutboxOptions, RetryPolicy } from './index.js';
+
+export type { FlushSummary, QueueStats, DeliverResult, Preferences, WakeupStats, WorkerStats };
 
 export type RouteMatch =
   | { method?: string; pathname?: string | RegExp; origin?: string }
   | ((request: Request) => boolean);
 
-export interface OutboxRoute {
-  /** The queue's name (an IndexedDB-backed Outbox); its sync tag is `sealpost:<name>`. */
-  name: string;
-  /** Which requests go network-first through this queue; none when omitted. */
-  match?: RouteMatch;
+/** An outbox's options in the worker: Outbox.open's (all but its name), and the route's own. */
+export interface OutboxRouteOptions extends Omit<OutboxOptions, 'name'> {
   /** Also queue when the network answers one of these statuses (e.g. [503]). Default: []. */
   queueOnStatus?: number[];
   ordering?: 'fifo' | 'independent';
   /** The fifo group of a routed request (read its headers or URL, not its body); the default group when omitted. */
   group?: (request: Request) => string | null | undefined;
-  retry?: Record<string, unknown>;
+  retry?: RetryPolicy;
   /** Default 'Idempotency-Key' (a key the request already carries is kept); null disables. */
   idempotencyHeader?: string | null;
-  /** Any other Outbox.open option. */
-  [option: string]: unknown;
+}
+
+export interface OutboxRoute extends OutboxRouteOptions {
+  /** The queue's name (an IndexedDB-backed Outbox); its sync tag is `sealpost:<name>`. */
+  name: string;
+  /** Which requests go network-first through this queue; none when omitted. */
+  match?: RouteMatch;
 }
 
 export interface PushWiring {
@@ -72,40 +78,39 @@ export interface SealpostWorkerConfig {
   now?: () => number;
 }
 
-export interface FlushSummary {
-  sent: number;
-  retrying: number;
-  dead: number;
-  remaining: number;
-  nextAttemptAt: number | null;
-  throttled?: boolean;
-  queues: Record<string, { sent: number; retrying: number; dead: number; remaining: number; nextAttemptAt: number | null }>;
-}
-
-export interface QueueStats {
-  pending: number;
-  inflight: number;
-  dead: number;
-  nextAttemptAt: number | null;
-}
-
-export type DeliverResult =
-  | { shown: true; tag: string | null; silent: boolean }
-  | { shown: 'fallback'; code: string }
-  /** Nothing could be shown (this context may not show notifications); `code` is the verdict. */
-  | { shown: false; code: string };
-
-export interface Preferences {
-  mutedCategories: string[];
-  quietHours: { start: string; end: string } | null;
-}
-
-/** Adds every listener synchronously; call once at the top level of the worker script. */
-export function installSealpost(self: ServiceWorkerGlobalScope | typeof globalThis, config: SealpostWorkerConfig): {
+export interface SealpostApi {
+  /** Flushes every queue (or one), as a page's `sealpost:flush` does. */
   flush(queue?: string): Promise<FlushSummary>;
-  stats(): Promise<{ queues: Record<string, QueueStats> }>;
+  stats(): Promise<WorkerStats>;
+  /** Opens and shows an envelope as a push event would (raw bytes or base64url text). */
   deliver(envelope: Uint8Array | ArrayBuffer | string): Promise<DeliverResult>;
-};
+}
+
+/**
+ * sealpost's handler of each service-worker event. Each returns whether the event was sealpost's:
+ * `handleFetch` whether it called `event.respondWith` (when false the request is the caller's to answer).
+ */
+export interface SealpostHandlers {
+  handleFetch(event: FetchEvent): boolean;
+  handleSync(event: ExtendableEvent & { tag: string; lastChance?: boolean }): boolean;
+  handlePeriodicSync(event: ExtendableEvent & { tag: string }): boolean;
+  handlePush(event: PushEvent): boolean;
+  handleNotificationClick(event: NotificationEvent): boolean;
+  handleMessage(event: ExtendableMessageEvent): boolean;
+  handleInstall(event: ExtendableEvent): boolean;
+  handleActivate(event: ExtendableEvent): boolean;
+}
+
+/**
+ * The handlers, for a worker that adds its own listeners; call once at the top level of the worker script,
+ * and add the listeners that call them there too.
+ */
+export function createSealpost(self: ServiceWorkerGlobalScope | typeof globalThis, config: SealpostWorkerConfig):
+  SealpostHandlers & SealpostApi;
+
+/** createSealpost, and a listener for each event; call once at the top level of the worker script. */
+export function installSealpost(self: ServiceWorkerGlobalScope | typeof globalThis, config: SealpostWorkerConfig):
+  SealpostApi;
 
 /** Whether `date` (local time) is within quiet hours {start, end} ('HH:MM', may wrap midnight). */
 export function inQuietHours(quietHours: Preferences['quietHours'], date?: Date): boolean;

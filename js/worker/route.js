@@ -1,6 +1,8 @@
 /**
  * The fetch route: a matching request is sealed into its outbox first, then goes to the network; it is
- * queued (202) when the network fails, times out or answers a status the route queues on.
+ * queued (202) when the network fails, times out or answers a status the route queues on. Its steps
+ * (seal, keyed, answered, queued, sealFailed) are also what SealpostPlugin (js/workbox.js) runs inside
+ * a Workbox strategy.
  */
 import { withIdempotencyKey } from '../outbox/request.js';
 import { errorInfo } from './events.js';
@@ -26,43 +28,73 @@ export class FetchRoute {
     this.fetch = fetch;
   }
 
-  /** The 202 a queued request gets (and the sync registration that will send it). @private */
+  /** The 202 a queued request gets (and the sync registration that will send it). */
   queued(route, id, reason) {
     this.broadcast({ type: 'queued', queue: route.name, id, reason });
     this.registerSync(route.name);
     return jsonResponse(202, { queued: true, id, queue: route.name }, { 'Sealpost-Queued': id });
   }
 
-  /** Nothing could be stored (quota, storage, module): the request goes out unprotected, and says so. @private */
-  async unprotected(route, request, error) {
+  /** Nothing could be stored (quota, storage, module): said once; the request goes out unprotected. */
+  sealFailed(route, error) {
     const info = errorInfo(error);
     this.broadcast({ type: 'queue-failed', queue: route.name, code: info.code });
-    try {
-      return await this.fetch(request);
-    } catch {
-      return jsonResponse(info.code === 'quota' || info.code === 'storage-full' ? 507 : 503,
-        { queued: false, queue: route.name, error: info.code, message: info.message }, { 'Sealpost-Error': info.code });
-    }
+    return info;
+  }
+
+  /** The answer of an unprotected request that got no answer from the network either. */
+  unprotectedFailed(route, info) {
+    return jsonResponse(info.code === 'quota' || info.code === 'storage-full' ? 507 : 503,
+      { queued: false, queue: route.name, error: info.code, message: info.message }, { 'Sealpost-Error': info.code });
+  }
+
+  /**
+   * Seals a request into the route's outbox before it goes out (in the group `route.group` names).
+   * `waiting`: with fifo ordering, how many entries of the queue are ahead of it (0 otherwise).
+   * Rejects when nothing could be stored.
+   * @returns {Promise<{outbox: any, id: string, waiting: number}>}
+   */
+  async seal(route, request) {
+    const outbox = (await this.outboxes()).get(route.name);
+    const group = route.group?.(request);
+    const waiting = route.fifo ? await outbox.size() : 0;
+    const { id } = await outbox.enqueue(request, { group });
+    return { outbox, id, waiting };
+  }
+
+  /** The request as it goes out: with the entry's idempotency key (unless it carries the app's). */
+  keyed(route, request, id) {
+    return withIdempotencyKey(request, route.idempotencyHeader, id);
+  }
+
+  /**
+   * What the network's answer to a stored entry means: passed on as it is (the entry removed), or, for a
+   * status the route queues on, the 202 (the entry stays).
+   */
+  async answered(route, outbox, id, answer) {
+    if (route.queueOnStatus.includes(answer.status)) return this.queued(route, id, `http-${answer.status}`);
+    await outbox.discard(id).catch(() => false);
+    return answer;
+  }
+
+  /** Why an attempt that threw stays queued: 'timeout' (aborted) or 'network'. */
+  static failure(error) {
+    return error?.name === 'AbortError' ? 'timeout' : 'network';
   }
 
   /** The network attempt of a stored entry: its answer, or the 202 when the entry stays queued. @private */
   async attempt(route, outbox, request, id) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.networkTimeoutMs);
-    let reason;
+    let answer;
     try {
-      const answer = await this.fetch(withIdempotencyKey(request, route.idempotencyHeader, id), { signal: controller.signal });
-      if (!route.queueOnStatus.includes(answer.status)) {
-        await outbox.discard(id).catch(() => false);
-        return answer;
-      }
-      reason = `http-${answer.status}`;
+      answer = await this.fetch(this.keyed(route, request, id), { signal: controller.signal });
     } catch (error) {
-      reason = error?.name === 'AbortError' ? 'timeout' : 'network';
+      return this.queued(route, id, FetchRoute.failure(error));
     } finally {
       clearTimeout(timer);
     }
-    return this.queued(route, id, reason);
+    return this.answered(route, outbox, id, answer);
   }
 
   /**
@@ -81,17 +113,18 @@ export class FetchRoute {
     const ahead = new Promise((resolve) => { markAhead = resolve; });
     const response = (async () => {
       const copy = original.clone();
-      let outbox;
-      let id;
-      let waiting = 0;
+      let sealed;
       try {
-        outbox = (await this.outboxes()).get(route.name);
-        const group = route.group?.(original);
-        if (route.fifo) waiting = await outbox.size();
-        ({ id } = await outbox.enqueue(original, { group }));
+        sealed = await this.seal(route, original);
       } catch (error) {
-        return this.unprotected(route, copy, error);
+        const info = this.sealFailed(route, error);
+        try {
+          return await this.fetch(copy);
+        } catch {
+          return this.unprotectedFailed(route, info);
+        }
       }
+      const { outbox, id, waiting } = sealed;
       markAhead(waiting > 0);
       if (waiting > 0) return this.queued(route, id, 'behind-queue');
       return this.attempt(route, outbox, copy, id);

@@ -1,8 +1,10 @@
-// `npm pack` output installed into an empty folder works: the entry imports, finds its .wasm and seals.
+// `npm pack` output installed into an empty folder works: the entry imports, finds its .wasm and seals;
+// sealpost/server seals without web-push (an optional peer) and says what to install to send; and the
+// tarball's file list.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,13 +37,47 @@ test('the packed tarball installs into an empty folder and works', { timeout: 18
   const out = JSON.parse(execFileSync('node', ['main.js'], { cwd: app, encoding: 'utf8' }));
   assert.deepEqual(out, { ok: true, code: 'quota', b64: '-_8' });
 
-  // sealpost/server from the tarball: its own module (sealpost-server.wasm) and web-push are there.
+  // sealpost/server from the tarball: its own module (sealpost-server.wasm); web-push is an optional peer,
+  // needed only to send.
   writeFileSync(join(app, 'server.js'), `
-    import { generateSignerKeyPair, generateVAPIDKeys, sealPush } from 'sealpost/server';
+    import { generateSignerKeyPair, generateVAPIDKeys, sealPush, sendSealedPush } from 'sealpost/server';
     const signer = generateSignerKeyPair();
     const envelope = sealPush({ recipientPublicKey: new Uint8Array(32).fill(9), message: { title: 't' }, signer });
-    console.log(JSON.stringify({ length: envelope.length, vapid: typeof generateVAPIDKeys().publicKey }));
+    let vapid;
+    try {
+      vapid = typeof generateVAPIDKeys().publicKey;
+    } catch (error) {
+      vapid = { code: error.code, message: error.message };
+    }
+    const send = await sendSealedPush({}, envelope, {}).then(() => 'sent', (error) => error.code);
+    console.log(JSON.stringify({ length: envelope.length, vapid, send }));
   `);
-  const server = JSON.parse(execFileSync('node', ['server.js'], { cwd: app, encoding: 'utf8' }));
-  assert.deepEqual(server, { length: 1 + 8 + 48 + 1 + 72 + 256, vapid: 'string' });
+  const length = 1 + 8 + 48 + 1 + 72 + 256;
+  const without = JSON.parse(execFileSync('node', ['server.js'], { cwd: app, encoding: 'utf8' }));
+  assert.deepEqual(without, { length, send: 'unsupported',
+    vapid: { code: 'unsupported', message: 'sealpost/server needs the web-push package: npm install web-push' } });
+  npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', 'web-push@3'], app);
+  const withWebPush = JSON.parse(execFileSync('node', ['server.js'], { cwd: app, encoding: 'utf8' }));
+  assert.deepEqual(withWebPush, { length, vapid: 'string', send: 'invalid-argument' });
+});
+
+test('npm pack ships the js/ tree, the modules, the digests, the classic bundles, README and LICENSE, and nothing else', () => {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const files = new Set(JSON.parse(out)[0].files.map((f) => f.path));
+  const tracked = execFileSync('git', ['ls-files', 'js'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean);
+  assert.ok(tracked.length > 20, `git lists the js/ tree (${tracked.length} files)`);
+  const expected = [
+    ...tracked,
+    'dist/sealpost.wasm', 'dist/sealpost-server.wasm', 'dist/sealpost-digest.js',
+    'dist/sealpost.classic.js', 'dist/sealpost-sw.classic.js',
+    'README.md', 'LICENSE', 'package.json',
+  ];
+  for (const file of expected) assert.ok(files.has(file), `${file} is in the tarball`);
+  const extra = [...files].filter((f) => !expected.includes(f));
+  assert.deepEqual(extra, [], 'nothing else (no tests/, src/, build/, sw-demo/, scripts/)');
+  assert.ok(![...files].some((f) => /^(tests|src|build)\//.test(f)));
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  assert.equal(pkg.dependencies, undefined, 'no runtime dependency');
+  assert.deepEqual(pkg.peerDependenciesMeta, { 'web-push': { optional: true } });
+  assert.match(readFileSync(join(root, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) 2026 the sealpost authors\n/);
 });

@@ -10,8 +10,8 @@ import vm from 'node:vm';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('package.json', `file://${root}`), 'utf8'));
 
-test('sealpost/sw and sealpost/page resolve through the exports map, with types', async () => {
-  for (const [entry, name] of [['./sw', 'installSealpost'], ['./page', 'connectSealpost']]) {
+test('sealpost/sw, sealpost/page and sealpost/workbox resolve through the exports map, with types', async () => {
+  for (const [entry, name] of [['./sw', 'installSealpost'], ['./sw', 'createSealpost'], ['./page', 'connectSealpost'], ['./workbox', 'SealpostPlugin']]) {
     const target = pkg.exports[entry];
     assert.ok(target, `exports has ${entry}`);
     assert.ok(existsSync(`${root}${target.types}`), `${target.types} exists`);
@@ -21,6 +21,8 @@ test('sealpost/sw and sealpost/page resolve through the exports map, with types'
   // Self-reference: the package imports itself by name, through its own exports map.
   const sw = await import('sealpost/sw');
   const page = await import('sealpost/page');
+  const workbox = await import('sealpost/workbox');
+  assert.equal(typeof workbox.SealpostPlugin, 'function');
   assert.equal(typeof sw.installSealpost, 'function');
   assert.equal(typeof page.connectSealpost, 'function');
   assert.ok(existsSync(`${root}${pkg.exports['./sw-classic']}`), 'the classic service-worker build exists');
@@ -52,6 +54,7 @@ test('the classic service-worker build defines self.sealpost.installSealpost and
   vm.runInContext(source, context, { filename: 'sealpost-sw.classic.js' });
   const api = context.sealpost;
   assert.equal(typeof api.installSealpost, 'function');
+  assert.equal(typeof api.createSealpost, 'function');
   assert.equal(typeof api.ready, 'function');
   assert.equal(typeof api.SealpostError, 'function');
   api.installSealpost(self, { wasmUrl: '/sealpost.wasm', outboxes: [{ name: 'notes' }], push: { allowUnsigned: true } });

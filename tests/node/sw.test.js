@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
 import * as sealpost from '../../js/index.js';
-import { installSealpost, inQuietHours, mergePreferences } from '../../js/sw.js';
+import { createSealpost, installSealpost, inQuietHours, mergePreferences } from '../../js/sw.js';
 import { moduleFetcher, WASM_CACHE } from '../../js/worker/module-cache.js';
 import { sealPush } from '../../js/server.js';
 import { startServer } from './loopback-server.js';
@@ -27,6 +27,50 @@ test('every listener is added synchronously, during the call', () => {
   assert.equal(typeof api.flush, 'function');
   assert.equal(typeof api.stats, 'function');
   assert.equal(typeof api.deliver, 'function');
+});
+
+test('createSealpost adds no listener; its handlers answer whether an event was sealpost\'s, beside the app\'s own', async () => {
+  const scope = fakeScope();
+  const sp = createSealpost(scope, {
+    IDBKeyRange, outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }],
+  });
+  assert.deepEqual(scope.added, [], 'no listener is added');
+  const HANDLERS = ['handleFetch', 'handleSync', 'handlePeriodicSync', 'handlePush', 'handleNotificationClick',
+    'handleMessage', 'handleInstall', 'handleActivate', 'flush', 'stats', 'deliver'];
+  for (const name of HANDLERS) assert.equal(typeof sp[name], 'function', name);
+
+  // The app's own worker: sealpost first, then its own answer for what sealpost did not take.
+  const own = [];
+  scope.addEventListener('fetch', (event) => {
+    if (sp.handleFetch(event)) return;
+    own.push(new URL(event.request.url).pathname);
+    event.respondWith(new Response('from the app', { status: 200 }));
+  });
+  scope.addEventListener('message', (event) => {
+    if (!sp.handleMessage(event)) event.ports?.[0]?.postMessage({ app: event.data });
+  });
+  const page = await scope.dispatch('fetch', { request: new Request(`${ORIGIN}/index.html`) });
+  assert.equal(await page.response.text(), 'from the app');
+  const routed = await scope.dispatch('fetch', {
+    request: new Request(`${ORIGIN}/api/notes`, { method: 'POST', body: '{"text":"x"}' }),
+  });
+  assert.equal(routed.response.status, 201, 'the route answered with the network\'s response');
+  assert.deepEqual(own, ['/index.html']);
+  assert.deepEqual(await scope.ask({ type: 'ping' }), { app: { type: 'ping' } });
+  assert.deepEqual((await scope.ask({ type: 'sealpost:stats' })).queues.notes.pending, 0);
+
+  // Events that are not sealpost's say so and are left alone.
+  const waited = [];
+  const event = (fields) => ({ ...fields, waitUntil: (p) => waited.push(p) });
+  assert.equal(sp.handleSync(event({ tag: 'other-tag' })), false);
+  assert.equal(sp.handlePeriodicSync(event({ tag: 'app-refresh' })), false);
+  assert.equal(sp.handlePush(event({ data: null })), false, 'no push config: not sealpost\'s');
+  assert.equal(sp.handleActivate(event({})), false, 'clientsClaim is off');
+  assert.equal(waited.length, 0);
+  assert.equal(sp.handleSync(event({ tag: 'sealpost:notes' })), true);
+  scope.caches = fakeCaches();
+  assert.equal(sp.handleInstall(event({})), true);
+  await Promise.allSettled(waited);
 });
 
 test('a bad configuration is a clear invalid-argument error at install time', () => {

@@ -1,0 +1,27 @@
+// Every call README.md shows on the app server (sealpost/server), type-checked with Node's types.
+import { generateSignerKeyPair, sealPush, sendSealedPush, sendToMany, generateVAPIDKeys, classifyPushStatus }
+  from 'sealpost/server';
+import type { Device, SendResult, PushSubscriptionJSON } from 'sealpost/server';
+
+declare function render(value: unknown): void;
+declare const device: Device & { subscription: PushSubscriptionJSON; publicKey: string };
+declare const devices: Device[];
+declare const title: string;
+declare const bodyText: string;
+declare const url: string;
+
+async function serverCalls(): Promise<void> {
+  const signer = generateSignerKeyPair();
+  render([signer.publicKey, signer.secretKey]);
+  const vapid = generateVAPIDKeys();
+  const vapidDetails = { subject: 'mailto:ops@example.com', publicKey: vapid.publicKey, privateKey: vapid.privateKey };
+  const envelope: Buffer = sealPush({ recipientPublicKey: device.publicKey, message: { title, body: bodyText, url }, signer });
+  sealPush({ recipientPublicKey: new Uint8Array(32), message: { title }, maxEnvelopeBytes: 3000, now: Date.now() });
+  const result: SendResult = await sendSealedPush(device.subscription, envelope, { vapidDetails, TTL: 3600, urgency: 'high' });
+  await sendSealedPush(device.subscription, envelope, { vapidDetails, timeout: 15000, pushServiceHosts: ['*.push.services.mozilla.com'],
+    allowPrivateAddresses: false, topic: 't', headers: { 'x-a': 'b' } });
+  render([result.status, result.statusCode, result.retryAfter, result.error, classifyPushStatus(410)]);
+  const results = await sendToMany(devices, { title }, { signer, vapidDetails, concurrency: 16 });
+  for (const r of results) render([r.device, r.status, r.code]);
+}
+render(serverCalls);
