@@ -40,6 +40,11 @@ export interface PushWiring {
     | Promise<Record<string, unknown> | null | undefined>;
   /** Where the `not-useful` action is POSTed, through which outbox. Default: '/api/feedback', the first outbox. */
   feedback?: { url?: string; queue?: string };
+  /**
+   * Where the worker POSTs `{subscription, publicKey, keyId}` (JSON, through the feedback queue's outbox) when
+   * the browser replaces the push subscription (`pushsubscriptionchange`). Default: none (only broadcast).
+   */
+  subscriptionUrl?: string | null;
   [option: string]: unknown;
 }
 
@@ -95,6 +100,8 @@ export interface SealpostHandlers {
   handleSync(event: ExtendableEvent & { tag: string; lastChance?: boolean }): boolean;
   handlePeriodicSync(event: ExtendableEvent & { tag: string }): boolean;
   handlePush(event: PushEvent): boolean;
+  handlePushSubscriptionChange(event: ExtendableEvent & { oldSubscription?: PushSubscription | null;
+    newSubscription?: PushSubscription | null }): boolean;
   handleNotificationClick(event: NotificationEvent): boolean;
   handleMessage(event: ExtendableMessageEvent): boolean;
   handleInstall(event: ExtendableEvent): boolean;

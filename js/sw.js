@@ -53,6 +53,7 @@ const LISTENERS = [
   ['sync', 'handleSync'],
   ['periodicsync', 'handlePeriodicSync'],
   ['push', 'handlePush'],
+  ['pushsubscriptionchange', 'handlePushSubscriptionChange'],
   ['notificationclick', 'handleNotificationClick'],
   ['message', 'handleMessage'],
   ['install', 'handleInstall'],

@@ -79,7 +79,7 @@ export function components({ settings, indexedDB, fetchModule, broadcast }) {
 
   const openReceiver = once(async () => {
     await loadModule();
-    const { fallback, onMessage, feedback, ...options } = settings.push;
+    const { fallback, onMessage, feedback, subscriptionUrl, ...options } = settings.push;
     return component('PushReceiver').open({ wasmUrl: settings.wasmUrl, indexedDB: indexedDB(), ...options });
   });
 

@@ -24,7 +24,7 @@ const DEFAULTS = {
  * @typedef {{trustedSigners?: string[], allowUnsigned?: boolean, maxSkewSeconds?: number,
  *   fallback?: {title?: string, body?: string, tag?: string, icon?: string},
  *   onMessage?: (message: object) => (object | null | undefined),
- *   feedback?: {url?: string, queue?: string}, [option: string]: unknown}} PushConfig
+ *   feedback?: {url?: string, queue?: string}, subscriptionUrl?: string | null, [option: string]: unknown}} PushConfig
  * @typedef {{wasmUrl?: string | URL, outboxes?: OutboxConfig[], push?: PushConfig | null,
  *   skipWaiting?: boolean, clientsClaim?: boolean, syncBudgetMs?: number, startupBudgetMs?: number,
  *   messageBudgetMs?: number, maxWakeupsPerMinute?: number, minWaitMs?: number, rearmIntervalMs?: number,
@@ -109,6 +109,9 @@ function pushSettings(config, outboxes) {
   if (push.feedback.queue !== null && !outboxes.some((o) => o.name === push.feedback.queue)) {
     throw invalid(`push.feedback.queue names no outbox: ${push.feedback.queue}`);
   }
+  const { subscriptionUrl = null } = push;
+  if (subscriptionUrl !== null && typeof subscriptionUrl !== 'string') throw invalid('push.subscriptionUrl must be a URL');
+  push.subscriptionUrl = subscriptionUrl;
   return push;
 }
 

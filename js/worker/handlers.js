@@ -100,6 +100,12 @@ export function sealpostWorker(self, config) {
       return true;
     },
 
+    handlePushSubscriptionChange(event) {
+      if (!settings.push) return false;
+      event.waitUntil(notifications.subscriptionChanged(event));
+      return true;
+    },
+
     handleNotificationClick(event) {
       const work = notifications.click(event);
       if (work) extend(event, work);

@@ -179,6 +179,40 @@ export class Notifications {
   }
 
   /**
+   * The browser replaced (or dropped) this device's push subscription (`pushsubscriptionchange`): subscribe
+   * again with the old one's application server key when the event brings no new one, and POST
+   * {subscription, publicKey, keyId} to push.subscriptionUrl through the feedback queue's outbox, so the app
+   * server learns it even offline. Without a subscriptionUrl the change is only broadcast.
+   * @param {{oldSubscription?: PushSubscription | null, newSubscription?: PushSubscription | null}} event
+   */
+  async subscriptionChanged(event) {
+    let subscription = event.newSubscription ?? null;
+    try {
+      if (!subscription) {
+        const applicationServerKey = event.oldSubscription?.options?.applicationServerKey ?? null;
+        if (!applicationServerKey) {
+          this.broadcast({ type: 'push-subscription-lost', code: 'no-key', message: 'no key to subscribe again with' });
+          return;
+        }
+        subscription = await this.self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey });
+      }
+      const json = typeof subscription.toJSON === 'function' ? subscription.toJSON() : subscription;
+      this.broadcast({ type: 'push-subscription-changed', pushService: new URL(json.endpoint).host });
+      const { subscriptionUrl } = this.settings.push;
+      const { queue } = this.settings.push.feedback;
+      if (!subscriptionUrl || !queue) return;
+      const rx = await this.receiver();
+      const outbox = (await this.outboxes()).get(queue);
+      const body = JSON.stringify({ subscription: json, publicKey: rx.publicKey, keyId: rx.keyId });
+      await outbox.enqueue({ url: new URL(subscriptionUrl, this.self.location.origin).href, method: 'POST',
+        headers: { 'Content-Type': 'application/json' }, body }, { group: 'subscription' });
+      await this.flush('pushsubscriptionchange', queue);
+    } catch (error) {
+      this.broadcast({ type: 'push-subscription-lost', ...errorInfo(error) });
+    }
+  }
+
+  /**
    * A notification click: closes the notification; returns the work to keep the event alive for, or null.
    * @param {NotificationEvent} event
    * @returns {Promise<void> | null}

@@ -25,5 +25,7 @@ installSealpost(self, {
     ...(config.signerPublicKey ? { trustedSigners: [config.signerPublicKey] } : { allowUnsigned: true }),
     fallback: { title: 'Field notes', body: 'Something new arrived. Open the app to see it.', tag: 'field-notes-fallback' },
     feedback: { url: '/api/feedback', queue: 'notes' },
+    // When the browser replaces the subscription, the worker tells the server (through the outbox).
+    subscriptionUrl: '/api/subscriptions',
   },
 });

@@ -14,7 +14,8 @@ import { sealPush } from '../../js/server.js';
 import { startServer } from './loopback-server.js';
 import { ORIGIN, fakeScope, listen } from './worker-support.js';
 
-const EVENTS = ['install', 'activate', 'fetch', 'sync', 'periodicsync', 'push', 'notificationclick', 'message'];
+const EVENTS = ['install', 'activate', 'fetch', 'sync', 'periodicsync', 'push', 'pushsubscriptionchange', 'notificationclick',
+  'message'];
 
 
 test('every listener is added synchronously, during the call', () => {
@@ -530,6 +531,46 @@ test('a module that cannot be fetched never fails the install: one clear error, 
     assert.equal((await events.until((e) => e.type === 'module-missing')).length, 1);
   } finally {
     console.error = consoleError;
+    events.close();
+  }
+});
+
+test('pushsubscriptionchange: subscribes again with the old key and tells the app server through the outbox', async () => {
+  const scope = fakeScope();
+  const posted = [];
+  scope.fetch = async (request) => {
+    posted.push({ url: request.url, type: request.headers.get('content-type'), body: await request.json() });
+    return new Response('{}', { status: 201 });
+  };
+  const key = new Uint8Array(65).fill(4);
+  const subscribedWith = [];
+  scope.registration.pushManager = {
+    subscribe: async (options) => {
+      subscribedWith.push(options);
+      return { toJSON: () => ({ endpoint: 'https://push.example/new', keys: { p256dh: 'p', auth: 'a' } }) };
+    },
+  };
+  const events = listen();
+  try {
+    installSealpost(scope, { IDBKeyRange, outboxes: [{ name: 'notes', fetch: (request) => scope.fetch(request) }],
+      push: { allowUnsigned: true, subscriptionUrl: '/api/subscriptions' } });
+    assert.ok(scope.added.includes('pushsubscriptionchange'));
+    const { publicKey, keyId } = await scope.ask({ type: 'sealpost:push-key' });
+    await scope.dispatch('pushsubscriptionchange', { oldSubscription: { options: { applicationServerKey: key.buffer } },
+      newSubscription: null });
+    assert.deepEqual(subscribedWith, [{ userVisibleOnly: true, applicationServerKey: key.buffer }]);
+    const sent = posted.filter((p) => p.url === `${ORIGIN}/api/subscriptions`);
+    assert.equal(sent.length, 1, JSON.stringify([posted, events.seen]));
+    assert.equal(sent[0].type, 'application/json');
+    assert.deepEqual(sent[0].body, { subscription: { endpoint: 'https://push.example/new', keys: { p256dh: 'p', auth: 'a' } },
+      publicKey, keyId });
+    assert.equal((await events.until((e) => e.type === 'push-subscription-changed')).length, 1);
+
+    // No key to subscribe again with: said, nothing posted.
+    await scope.dispatch('pushsubscriptionchange', { oldSubscription: null, newSubscription: null });
+    assert.equal((await events.until((e) => e.type === 'push-subscription-lost')).length, 1);
+    assert.equal(posted.filter((p) => p.url === `${ORIGIN}/api/subscriptions`).length, 1);
+  } finally {
     events.close();
   }
 });
