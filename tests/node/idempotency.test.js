@@ -3,7 +3,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createServer } from 'node:http';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +12,7 @@ import {
   withIdempotency,
 } from '../../js/server.js';
 import { prng } from './helpers.js';
+import { startRedisServer } from './redis-support.js';
 
 /** A Node http server: `guard` then `handler(req, res)`. */
 async function serve(t, guard, handler) {
@@ -321,38 +321,11 @@ test('withIdempotency: the same rules for a Fetch-API handler, which gets the ke
 // ---------------------------------------------------------------------------------------------------
 // Redis
 
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A redis-server of the test's own on a free loopback port, with no persistence; stopped after. */
+/** A redis-server of the test's own, stopped after the test. */
 async function startRedis(t) {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-  });
-  let output = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output}`)), 10000);
-    child.stdout.on('data', (data) => {
-      output += data;
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-  });
-  return `redis://127.0.0.1:${port}`;
+  const redis = await startRedisServer();
+  t.after(() => redis.stop());
+  return redis.url;
 }
 
 async function redisClient(t, url) {

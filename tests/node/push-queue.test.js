@@ -8,7 +8,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,43 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createCore, KeyKind } from '../../js/wasm/loader.js';
 import { createPushQueue, generateSignerKeyPair, generateVAPIDKeys, pushWorker } from '../../js/server.js';
 import { browserSubscription, decryptRfc8291, selfSignedCertificate } from './push-support.js';
+import { startRedisServer } from './redis-support.js';
 
 const DEVICES = Number(process.env.SEALPOST_PUSH_DEVICES ?? 10000);
 
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A redis-server of the test's own on a free loopback port, with no persistence; stopped after. */
-async function startRedis(t) {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output}`)), 10000);
-    child.stdout.on('data', (data) => {
-      output += data;
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
 
 /** What the push service answers device n on its k-th request (k from 1). */
 function scripted(n, k) {
@@ -66,7 +32,7 @@ function scripted(n, k) {
 
 test(`createPushQueue + two pushWorker processes: ${DEVICES} devices, each envelope accepted exactly once`, async (t) => {
   const started = Date.now();
-  const redis = await startRedis(t);
+  const redis = await startRedisServer();
   const { createClient } = await import('redis');
   const client = createClient({ url: redis.url });
   client.on('error', () => {});
