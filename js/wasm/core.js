@@ -10,7 +10,7 @@
  * Methods throw SealpostError only; statuses become codes in js/errors.js.
  */
 import { SealpostError, check } from '../errors.js';
-import { Frame, decoder, requireBytes } from './frame.js';
+import { Frame, SCRATCH_BYTES, decoder, requireBytes } from './frame.js';
 import { outboxExports } from './outbox.js';
 import { pushExports } from './push.js';
 
@@ -22,7 +22,6 @@ const RECORD_OVERHEAD = 49;
 const RANDOM_CHUNK = 65536; // crypto.getRandomValues' per-call limit
 const RANDOM_POOL = 4096;
 const RANDOM_POOL_SMALL = 64;
-const SCRATCH_BYTES = 16384;
 
 export class WasmCore {
   constructor() {

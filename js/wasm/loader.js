@@ -32,15 +32,20 @@ const shared = new Map();
  * is looked for beside the worker script, `base`.
  * @param {string} [base]
  */
-export function defaultWasmUrl(base = globalThis.location?.href) {
+function defaultWasmUrl(base = globalThis.location?.href) {
   if (typeof import.meta.url === 'string') return new URL('../../dist/sealpost.wasm', import.meta.url);
   return new URL('sealpost.wasm', base);
 }
 
-function resolveUrl(wasmUrl) {
-  if (wasmUrl === undefined || wasmUrl === null) return defaultWasmUrl();
+/**
+ * The URL the loader fetches for `wasmUrl` (relative to `base`, the page or worker script), or its default.
+ * @param {string | URL | null | undefined} wasmUrl
+ * @param {string} [base]
+ */
+export function resolveUrl(wasmUrl, base = globalThis.location?.href ?? import.meta.url) {
+  if (wasmUrl === undefined || wasmUrl === null) return defaultWasmUrl(base);
   if (wasmUrl instanceof URL) return wasmUrl;
-  return new URL(String(wasmUrl), globalThis.location?.href ?? import.meta.url);
+  return new URL(String(wasmUrl), base);
 }
 
 // The smallest module using a Wasm SIMD instruction (v128.const): sealpost.wasm needs SIMD for ChaCha20.

@@ -3,7 +3,7 @@
  * worker reads (and never writes).
  */
 import { SealpostError } from '../errors.js';
-import { defaultWasmUrl } from '../wasm/loader.js';
+import { resolveUrl } from '../wasm/loader.js';
 
 const DEFAULTS = {
   syncBudgetMs: 120000, // Chrome ends a sync event after 3 minutes
@@ -46,12 +46,6 @@ function invalid(message) {
 function positive(value, name) {
   if (typeof value !== 'number' || !(value > 0)) throw invalid(`${name} must be a positive number`);
   return value;
-}
-
-/** Where the loader will look for sealpost.wasm: `wasmUrl`, or the loader's default. */
-function moduleUrl(wasmUrl, base) {
-  if (wasmUrl !== undefined && wasmUrl !== null) return new URL(String(wasmUrl), base).href;
-  return defaultWasmUrl(base).href;
 }
 
 /** @param {RouteMatch | undefined} match @returns {(request: Request) => boolean} */
@@ -135,7 +129,7 @@ export function normalize(config, location) {
   return Object.freeze({
     ...settings,
     wasmUrl: config.wasmUrl,
-    moduleHref: moduleUrl(config.wasmUrl, location.href),
+    moduleHref: resolveUrl(config.wasmUrl, location.href).href,
     indexedDB: config.indexedDB,
     IDBKeyRange: config.IDBKeyRange,
     now: config.now ?? (() => Date.now()),

@@ -1,26 +1,12 @@
 // A browser's side of a push subscription, for tests that run a push service on loopback: a throwaway
 // certificate, the subscription's keys, and RFC 8291 (aes128gcm) decryption written with Node's crypto.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createECDH, createHmac, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
+export { selfSignedCertificate } from '../../sw-demo/push-service.js';
 
 const b64u = (buffer) => Buffer.from(buffer).toString('base64url');
 const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
-
-export function selfSignedCertificate() {
-  const dir = mkdtempSync(join(tmpdir(), 'sealpost-cert-'));
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** A browser's side of a subscription: a P-256 key pair and an auth secret. */
 export function browserSubscription(origin, name) {
