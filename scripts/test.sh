@@ -6,6 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
+# A stage that hangs fails with its name instead of running into CI's limit: each test has a time limit
+# (--test-timeout), and each stage one more (a test file whose process never exits, e.g. a server left open).
+stage() {
+  local limit=$1; shift
+  local rc=0
+  timeout --kill-after=20 "$limit" "$@" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    echo "test: this stage did not end within $limit s: $*" >&2
+  fi
+  return "$rc"
+}
+
 bash scripts/build.sh
 
 echo "== native (ctest)"
@@ -25,7 +37,7 @@ echo "== fuzz (${SEALPOST_FUZZ_SECONDS:-5} s per target)"
 bash scripts/fuzz.sh --seconds "${SEALPOST_FUZZ_SECONDS:-5}"
 
 echo "== node"
-node --test --test-reporter=spec tests/node/*.test.js
+stage 900 node --test --test-reporter=spec --test-timeout=300000 tests/node/*.test.js
 
 # The engine suites are tests/browser/{firefox,webkit,webpush-firefox}.test.js; every other browser suite runs
 # in Chromium.
@@ -37,22 +49,22 @@ done
 
 suite_start=$(date +%s)
 echo "== browser (Chromium)"
-node --test --test-reporter=spec --test-concurrency=1 "${chromium_suites[@]}"
+stage 1800 node --test --test-reporter=spec --test-timeout=600000 --test-concurrency=1 "${chromium_suites[@]}"
 echo "browser (Chromium): $(( $(date +%s) - suite_start )) s"
 
 suite_start=$(date +%s)
 echo "== browser (Firefox ESR)"
-node --test --test-reporter=spec tests/browser/firefox.test.js
+stage 900 node --test --test-reporter=spec --test-timeout=600000 tests/browser/firefox.test.js
 echo "browser (Firefox ESR): $(( $(date +%s) - suite_start )) s"
 
 suite_start=$(date +%s)
 echo "== browser (Firefox ESR: real Web Push through its push client)"
-node --test --test-reporter=spec tests/browser/webpush-firefox.test.js
+stage 600 node --test --test-reporter=spec --test-timeout=300000 tests/browser/webpush-firefox.test.js
 echo "browser (Firefox ESR, Web Push): $(( $(date +%s) - suite_start )) s"
 
 suite_start=$(date +%s)
 echo "== browser (WebKitGTK)"
-node --test --test-reporter=spec tests/browser/webkit.test.js
+stage 900 node --test --test-reporter=spec --test-timeout=600000 tests/browser/webkit.test.js
 echo "browser (WebKitGTK): $(( $(date +%s) - suite_start )) s"
 
 echo "npm test: all suites passed in $(( $(date +%s) - start )) s"

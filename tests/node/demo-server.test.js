@@ -1,5 +1,5 @@
 // The demo server's API: idempotent notes, switches, subscriptions, persistence across a restart.
-import test from 'node:test';
+import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +10,20 @@ import { CSP } from '../../sw-demo/static.js';
 
 const hasServerHelper = existsSync(new URL('../../js/server.js', import.meta.url));
 
+// Temporary folders are removed once every test of the file has ended, so never under a server that is still
+// writing its file (a test's own after hooks close its servers).
+const folders = [];
+after(() => { for (const dir of folders) rmSync(dir, { recursive: true, force: true }); });
+
+function folder(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  folders.push(dir);
+  return dir;
+}
+
 async function start(t, dataFile, options = {}) {
-  const dir = dataFile ? null : mkdtempSync(join(tmpdir(), 'sealpost-demo-'));
-  const file = dataFile ?? join(dir, 'demo.json');
+  const file = dataFile ?? join(folder('sealpost-demo-'), 'demo.json');
   const demo = await createDemoServer({ port: 0, dataFile: file, ...options });
-  if (dir) t.after(() => rmSync(dir, { recursive: true, force: true }));
   return { demo, file };
 }
 
@@ -163,8 +172,7 @@ test('push/send seals for each stored device and sends with web-push and the sto
   const https = await import('node:https');
   const { execFileSync } = await import('node:child_process');
   // A loopback push service with a throwaway certificate: it records what arrives and answers per path.
-  const certDir = mkdtempSync(join(tmpdir(), 'sealpost-demo-cert-'));
-  t.after(() => rmSync(certDir, { recursive: true, force: true }));
+  const certDir = folder('sealpost-demo-cert-');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
     '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
     '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
@@ -183,8 +191,7 @@ test('push/send seals for each stored device and sends with web-push and the sto
   t.after(() => { agent.destroy(); service.closeAllConnections(); return new Promise((r) => service.close(r)); });
   const origin = `https://127.0.0.1:${service.address().port}`;
 
-  const dir = mkdtempSync(join(tmpdir(), 'sealpost-demo-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = folder('sealpost-demo-');
   const demo = await createDemoServer({ port: 0, dataFile: join(dir, 'demo.json'), pushAgent: agent,
     pushAllowPrivateAddresses: true });
   t.after(() => demo.close());

@@ -2,7 +2,7 @@
 // `ws` client speaks Firefox's side of the WebSocket protocol (hello, register, unregister, ack, ping) and
 // hand-made HTTPS requests check every refusal of the RFC 8030 side, VAPID (RFC 8292) included; and the demo's
 // --push-service local flag.
-import test from 'node:test';
+import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -14,6 +14,15 @@ import WebSocket from 'ws';
 
 import { startPushService } from '../../sw-demo/push-service.js';
 import { generateVAPIDKeys, sendSealedPush } from '../../js/server.js';
+
+// Temporary folders go once every test of the file has ended: never under a service or server still writing.
+const folders = [];
+after(() => { for (const dir of folders) rmSync(dir, { recursive: true, force: true }); });
+function folder(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  folders.push(dir);
+  return dir;
+}
 
 const b64u = (bytes) => Buffer.from(bytes).toString('base64url');
 
@@ -191,8 +200,7 @@ test('push service: 404, 429 + Retry-After, 413, 400, and VAPID refusals (401, 4
 });
 
 test('push service: sealpost/server\'s sendSealedPush (web-push) is accepted; stateFile keeps endpoints across a restart', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sealpost-push-state-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = folder('sealpost-push-state-');
   const stateFile = join(dir, 'push.json');
   const first = await startPushService({ stateFile });
   const vapid = { subject: 'mailto:ops@example.com', ...generateVAPIDKeys() };
@@ -242,8 +250,7 @@ function startDemo(args, env) {
 }
 
 test('demo: --push-service local sends through the local push service; without it nothing changes', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sealpost-demo-push-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = folder('sealpost-demo-push-');
   const demo = await startDemo(['--push-service', 'local'],
     { DATA_FILE: join(dir, 'demo.json'), PUSH_WS_PORT: '0', PUSH_HTTPS_PORT: '0' });
   t.after(() => demo.child.kill());
