@@ -73,7 +73,13 @@ export class FetchRoute {
    */
   async answered(route, outbox, id, answer) {
     if (route.queueOnStatus.includes(answer.status)) return this.queued(route, id, `http-${answer.status}`);
-    await outbox.discard(id).catch(() => false);
+    const removed = await outbox.discard(id).catch(() => false);
+    // Said once, by whoever removed the entry (a flush that sent it meanwhile says `sent` itself): `sent`
+    // for a success or a redirect, as a flush would; `answered` for another status, which the page gets.
+    if (removed) {
+      this.broadcast({ type: answer.status < 400 ? 'sent' : 'answered', queue: route.name, id, attempts: 1,
+        status: answer.status, direct: true });
+    }
     return answer;
   }
 

@@ -126,18 +126,22 @@ export class Wakeups {
     this.started = false;
   }
 
-  /** One flush of one queue; concurrent callers in this worker share the running call. @private */
+  /**
+   * One flush of one queue; concurrent callers in this worker share the running call.
+   * @returns {{running: Promise<object>, joined: boolean}} `joined`: the call was already running (its
+   *   outcome is the caller's that started it, and that caller reports it)
+   * @private
+   */
   flushQueue(name, deadline) {
     let running = this.flushing.get(name);
-    if (!running) {
-      running = (async () => {
-        const outbox = (await this.outboxes()).get(name);
-        if (!outbox) throw new SealpostError('invalid-argument', `no outbox is named ${name}`);
-        return outbox.flush({ deadline });
-      })().finally(() => this.flushing.delete(name));
-      this.flushing.set(name, running);
-    }
-    return running;
+    if (running) return { running, joined: true };
+    running = (async () => {
+      const outbox = (await this.outboxes()).get(name);
+      if (!outbox) throw new SealpostError('invalid-argument', `no outbox is named ${name}`);
+      return outbox.flush({ deadline });
+    })().finally(() => this.flushing.delete(name));
+    this.flushing.set(name, running);
+    return { running, joined: false };
   }
 
   /**
@@ -157,15 +161,20 @@ export class Wakeups {
       return { ...total, throttled: true, nextSlotAt: this.limiter.nextSlotAt() };
     }
     const deadline = this.now() + budgetMs;
+    // What this call's own flushes did: a queue whose flush was already running is reported by the call
+    // that started it, so one run's totals are broadcast once however many wake-ups joined it.
+    const own = emptySummary();
     for (const name of names) {
-      const summary = await this.flushQueue(name, deadline);
+      const { running, joined } = this.flushQueue(name, deadline);
+      const summary = await running;
       addSummary(total, name, summary);
+      if (!joined) addSummary(own, name, summary);
       if (source !== 'sync' && (summary.remaining ?? 0) > 0) await this.registerSync(name);
     }
     // A flush that found nothing due made no request: it does not count against the limit.
     if (counted && total.sent + total.retrying + total.dead === 0) this.limiter.giveBack(source);
-    this.broadcast({ type: 'flushed', trigger: source, sent: total.sent, retrying: total.retrying, dead: total.dead,
-      remaining: total.remaining, nextAttemptAt: total.nextAttemptAt });
+    this.broadcast({ type: 'flushed', trigger: source, ...(joining ? { joined: true } : {}), sent: own.sent,
+      retrying: own.retrying, dead: own.dead, remaining: total.remaining, nextAttemptAt: total.nextAttemptAt });
     return total;
   }
 

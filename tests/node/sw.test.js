@@ -360,6 +360,56 @@ test('the wake-up limit runs on the config clock: 12 flushes in a minute, the 13
   assert.equal((await api.flush()).throttled, true, 'and only one');
 });
 
+test('a routed request the network answers is said once: sent (a success) or answered (another status), the entry gone', async () => {
+  const scope = fakeScope();
+  const statuses = [201, 400];
+  scope.fetch = async () => new Response('{}', { status: statuses.shift() });
+  installSealpost(scope, { IDBKeyRange, outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }] });
+  const events = listen();
+  try {
+    const post = () => scope.dispatch('fetch', { request: new Request(`${ORIGIN}/api/notes`, { method: 'POST', body: '{}' }) });
+    assert.equal((await post()).response.status, 201);
+    assert.equal((await post()).response.status, 400, 'the page gets the answer as it is');
+    const enqueued = await events.until((e) => e.type === 'enqueued', 2);
+    const [sent] = await events.until((e) => e.type === 'sent');
+    const [answered] = await events.until((e) => e.type === 'answered');
+    assert.deepEqual([sent.id, sent.status, sent.direct, sent.queue], [enqueued[0].id, 201, true, 'notes']);
+    assert.deepEqual([answered.id, answered.status, answered.direct], [enqueued[1].id, 400, true]);
+    assert.equal(events.seen.filter((e) => e.type === 'sent' || e.type === 'answered').length, 2, JSON.stringify(events.seen));
+    assert.equal((await scope.ask({ type: 'sealpost:stats' })).queues.notes.pending, 0);
+  } finally {
+    events.close();
+  }
+});
+
+test('a flush that joins a running one broadcasts joined and no totals: each run\'s sends are counted once', async () => {
+  const indexedDB = new IDBFactory();
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  const slow = async () => { await gate; return new Response('{}', { status: 201 }); };
+  const scope = fakeScope({ indexedDB });
+  const api = installSealpost(scope, { IDBKeyRange, outboxes: [{ name: 'notes', fetch: slow }] });
+  const outbox = await sealpost.Outbox.open({ name: 'notes', indexedDB, IDBKeyRange, broadcast: false });
+  await outbox.enqueue({ url: `${ORIGIN}/api/notes`, method: 'POST', body: 'a' });
+  await outbox.enqueue({ url: `${ORIGIN}/api/notes`, method: 'POST', body: 'b' });
+  outbox.close();
+  const events = listen();
+  try {
+    const first = api.flush();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const joiners = [api.flush(), api.flush()];
+    release();
+    const results = await Promise.all([first, ...joiners]);
+    assert.deepEqual(results.map((r) => r.sent), [2, 2, 2], 'each caller learns what the run it shared did');
+    const flushed = await events.until((e) => e.type === 'flushed', 3);
+    assert.equal(flushed.length, 3, JSON.stringify(events.seen));
+    assert.deepEqual(flushed.map((e) => [e.sent, e.joined ?? false]).sort(), [[0, true], [0, true], [2, false]]);
+    assert.equal((await events.until((e) => e.type === 'sent', 2)).length, 2, 'one sent per entry');
+  } finally {
+    events.close();
+  }
+});
+
 test('a clock that is not a function is refused', () => {
   assert.throws(() => installSealpost(fakeScope(), { now: 5 }), { code: 'invalid-argument', message: /now must be a function/ });
 });
