@@ -30,7 +30,10 @@ controlled.then(
     refreshInspect();
     restoreNotify();
   },
-  (error) => { $('worker-state').textContent = `No service worker: ${error.message}`; },
+  (error) => {
+    $('worker-state').textContent = `No service worker: ${error.message}`;
+    showNotify('unsupported', 'Notifications need a service worker, and none could start here.');
+  },
 );
 
 // ---------------------------------------------------------------- composing
@@ -73,17 +76,18 @@ $('compose').addEventListener('submit', async (event) => {
 
 // ---------------------------------------------------------------- the notes list
 
+/** → [label, kind, icon] of a note's chip. */
 function chipFor(item) {
   switch (item.state) {
-    case 'sending': return ['sending…', 'sending'];
-    case 'queued': return ['queued (encrypted)', 'queued'];
+    case 'sending': return ['sending…', 'sending', 'clock'];
+    case 'queued': return ['queued (encrypted)', 'queued', 'lock'];
     case 'retrying': {
       const seconds = Math.max(0, Math.ceil((item.nextAttemptAt - Date.now()) / 1000));
-      return [seconds > 0 ? `retrying in ${seconds} s (${item.code})` : `retrying now (${item.code})`, 'retrying'];
+      return [seconds > 0 ? `retrying in ${seconds} s (${item.code})` : `retrying now (${item.code})`, 'retrying', 'retry'];
     }
-    case 'sent': return ['sent', 'sent'];
-    case 'dead': return [`dead (${item.code})`, 'dead'];
-    default: return [`not saved (${item.code})`, 'dead'];
+    case 'sent': return ['sent', 'sent', 'check'];
+    case 'dead': return [`dead (${item.code})`, 'dead', 'cross'];
+    default: return [`not saved (${item.code})`, 'dead', 'cross'];
   }
 }
 
@@ -102,9 +106,10 @@ function render() {
     node.dataset.state = item.state;
     if (item.entryId) node.dataset.entry = item.entryId;
     node.querySelector('.note-text').textContent = item.text;
-    const [label, kind] = chipFor(item);
+    const [label, kind, icon] = chipFor(item);
     const chip = node.querySelector('.chip');
-    chip.textContent = label;
+    chip.querySelector('.chip-text').textContent = label;
+    chip.querySelector('use').setAttribute('href', `#icon-${icon}`);
     chip.dataset.kind = kind;
     node.querySelector('.note-time').textContent = timeFormat.format(item.at);
     return node;
@@ -146,24 +151,100 @@ async function refreshStats() {
   }
 }
 
-// ---------------------------------------------------------------- the event stream
+// ---------------------------------------------------------------- what happened (the event stream)
 
 function byEntry(id) {
   return items.find((i) => i.entryId === id);
 }
 
+/** A note named by its first words, or "A note" when this page did not write it (or does not know it yet). */
+function noteName(id, capital = true) {
+  const text = id ? byEntry(id)?.text : null;
+  if (!text) return capital ? 'A note' : 'a note';
+  return `“${text.length > 32 ? `${text.slice(0, 30)}…` : text}”`;
+}
+
+/** Why a request was queued or retried, in plain words. */
+function because(code) {
+  if (code === 'network') return 'the network is down';
+  if (code === 'timeout') return 'the server took too long to answer';
+  if (code === 'behind-queue') return 'earlier notes are still waiting';
+  const status = /^http-(\d+)$/.exec(code ?? '');
+  if (status) {
+    const words = { 429: 'too many requests', 500: 'a server error', 502: 'a bad gateway', 503: 'busy', 504: 'a gateway timeout' };
+    return `the server answered ${status[1]}${words[status[1]] ? ` (${words[status[1]]})` : ''}`;
+  }
+  return code ?? 'an unknown reason';
+}
+
+/**
+ * One plain line for the events a person cares about: each note's way to the server (one line per note
+ * sent), pushes and clicks. Bookkeeping (enqueued, flushed, drained, page-flush) stays in the raw view.
+ * @returns {[string, string, string] | null} [text, kind, icon]
+ */
+function plain(event) {
+  switch (event.type) {
+    case 'queued':
+      return [`${noteName(event.id)} is kept on this device, encrypted: ${because(event.reason)}. It will be sent later.`, 'lock', 'lock'];
+    case 'sent':
+      return [`${noteName(event.id)} reached the server.`, 'ok', 'check'];
+    case 'answered':
+      return [`The server refused ${noteName(event.id, false)} (HTTP ${event.status}); it was not kept.`, 'bad', 'cross'];
+    case 'retry-scheduled': {
+      const seconds = Math.max(0, Math.round((event.nextAttemptAt - Date.now()) / 1000));
+      return [`${noteName(event.id)} could not be sent yet: ${because(event.code)}. Next try in ${seconds} s.`, 'warn', 'retry'];
+    }
+    case 'dead-lettered':
+      return [`${noteName(event.id)} was given up (${event.code}). It stays on this device.`, 'bad', 'cross'];
+    case 'queue-failed':
+      return [`A note could not be stored on this device (${event.code}), so it went out unprotected.`, 'bad', 'cross'];
+    case 'throttled':
+      return ['The worker woke up often this minute; waiting notes go out in a moment.', 'warn', 'clock'];
+    case 'push-shown':
+      return [event.silent ? `A notification arrived and was shown silently (${event.reason === 'quiet-hours' ? 'quiet hours' : 'muted in settings'}).`
+        : 'A notification arrived, sealed and signed, and was shown.', 'ok', 'bell'];
+    case 'push-rejected':
+      return [`A push was refused (${event.code}); a generic notice was shown instead.`, 'bad', 'bell-off'];
+    case 'notification-click':
+      return [event.outcome === 'refused' ? 'A notification click pointed off this site and was ignored.' : 'You opened a notification.', 'ok', 'bell'];
+    case 'preferences':
+      return ['Notification settings saved on this device.', 'ok', 'check'];
+    default:
+      return null;
+  }
+}
+
+/** The raw event's details: ids, codes, triggers (the "Advanced" view). */
 function describe(event) {
   const bits = [];
   if (event.id) bits.push(String(event.id).slice(0, 8));
   if (event.code) bits.push(event.code);
+  if (event.reason) bits.push(event.reason);
+  if (event.status) bits.push(`HTTP ${event.status}`);
   if (event.trigger) bits.push(`by ${event.trigger}`);
-  if (typeof event.sent === 'number' && event.type === 'flushed') bits.push(`sent ${event.sent}, left ${event.remaining}`);
+  if (event.joined) bits.push('joined the running flush');
+  if (typeof event.sent === 'number' && event.type === 'flushed' && !event.joined) bits.push(`sent ${event.sent}, left ${event.remaining}`);
   if (event.type === 'retry-scheduled' && event.nextAttemptAt) {
     bits.push(`next in ${Math.max(0, Math.round((event.nextAttemptAt - Date.now()) / 1000))} s`);
   }
   if (event.outcome) bits.push(event.outcome);
   if (event.type === 'page-flush') bits.push(`on ${event.reason}: sent ${event.sent ?? 0}`);
   return bits.join(' · ');
+}
+
+function icon(name) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('class', 'icon');
+  svg.setAttribute('aria-hidden', 'true');
+  const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+  use.setAttribute('href', `#icon-${name}`);
+  svg.append(use);
+  return svg;
+}
+
+function addLine(list, node, max) {
+  list.prepend(node);
+  while (list.children.length > max) list.lastElementChild.remove();
 }
 
 sp.on((event) => {
@@ -175,11 +256,26 @@ sp.on((event) => {
     render();
   }
   if (event.type === 'sent' || event.type === 'drained') refreshServerNotes();
-  if (['sent', 'retry-scheduled', 'dead-lettered', 'enqueued', 'flushed'].includes(event.type)) {
+  if (['sent', 'answered', 'retry-scheduled', 'dead-lettered', 'enqueued', 'queued', 'flushed'].includes(event.type)) {
     refreshStats();
     refreshInspect();
   }
-  const log = $('log');
+
+  const line = plain(event);
+  if (line) {
+    const [text, kind, iconName] = line;
+    const li = document.createElement('li');
+    li.dataset.type = event.type;
+    li.dataset.kind = kind;
+    const words = document.createElement('span');
+    words.textContent = text;
+    const time = document.createElement('time');
+    time.textContent = new Date(event.at ?? Date.now()).toLocaleTimeString();
+    li.append(icon(iconName), words, time);
+    addLine($('story'), li, 30);
+    $('story-empty').hidden = true;
+  }
+
   const li = document.createElement('li');
   const type = document.createElement('b');
   type.textContent = event.type;
@@ -187,8 +283,7 @@ sp.on((event) => {
   detail.textContent = describe(event);
   li.append(type, detail);
   li.dataset.type = event.type;
-  log.prepend(li);
-  while (log.children.length > 30) log.lastElementChild.remove();
+  addLine($('log'), li, 60);
 });
 
 $('flush').addEventListener('click', () => { sp.flush().catch(() => {}); });
@@ -216,12 +311,18 @@ function prettyBody(text) {
 }
 
 let inspecting = false;
+let inspectAgain = false;
 /**
  * Shows the newest queued note as IndexedDB holds it (the start of its sealed record) beside what the
  * worker decrypts it to: both through `sealpost:inspect`, never through the outbox's storage schema.
  */
 async function refreshInspect() {
-  if (inspecting) return;
+  // One refresh at a time; one asked for meanwhile runs after it, so the view never keeps a state (such
+  // as `pending`) that an event has since changed.
+  if (inspecting) {
+    inspectAgain = true;
+    return;
+  }
   inspecting = true;
   try {
     const item = items.find((i) => i.entryId && ['queued', 'retrying'].includes(i.state));
@@ -253,59 +354,126 @@ async function refreshInspect() {
       }, null, 2)}\n\n${entry.body === undefined ? '(the body stays sealed)' : prettyBody(entry.body)}`;
   } finally {
     inspecting = false;
+    if (inspectAgain) {
+      inspectAgain = false;
+      refreshInspect();
+    }
   }
 }
 $('inspect-refresh').addEventListener('click', refreshInspect);
 
 // ---------------------------------------------------------------- notifications
 
-function setNotifyState(text, kind = '') {
-  $('notify-state').textContent = text;
-  $('notify-state').dataset.kind = kind;
+/**
+ * The notification card shows one state and offers only what works in it:
+ *   checking        — finding out (spinner)
+ *   unsupported     — no service worker or no notifications in this browser: nothing to offer
+ *   denied          — blocked in the browser's site settings: only the way to unblock
+ *   off             — not subscribed: the toggle (the buttons say why they wait)
+ *   asking          — permission asked, then the push service (spinner)
+ *   no-push-service — permission granted, the device key at the server, but no push service reachable:
+ *                     "Simulate delivery" works, "Send me a notification" cannot
+ *   subscribed      — a real subscription at the server: both buttons
+ */
+const NOTIFY = {
+  checking: { text: 'Checking what this browser supports…' },
+  unsupported: { text: 'This browser cannot show notifications from web pages, so replies cannot reach you here.', buttons: false },
+  denied: { text: 'Notifications are blocked for this site. To get replies, allow them in the browser\'s site settings and reload the page.', buttons: false },
+  off: { text: 'Off. Turning it on asks for permission.', toggle: true, why: 'Turn on “Notify me about replies” first.' },
+  asking: { text: 'Asking for permission…', why: 'Waiting for the browser.' },
+  'no-push-service': {
+    text: 'On, but this browser could not reach a push service (offline, blocked, or none), so the server cannot push here.',
+    toggle: true, checked: true, simulate: true,
+    why: '“Send me a notification” needs a push service. “Simulate delivery” seals a notification at the server and hands it to the worker directly.',
+  },
+  subscribed: { text: 'On: replies arrive as sealed, signed pushes.', toggle: true, checked: true, send: true, simulate: true },
+};
+
+function showNotify(state, text) {
+  const view = NOTIFY[state];
+  $('notify-card').dataset.state = state;
+  $('notify-text').textContent = text ?? view.text;
+  $('notify-toggle').disabled = !view.toggle;
+  if (state !== 'asking') $('notify-toggle').checked = view.checked === true; // asking: as the person set it
+  $('push-buttons').hidden = view.buttons === false;
+  $('push-send').disabled = !view.send;
+  $('push-simulate').disabled = !view.simulate;
+  $('push-why').textContent = view.buttons === false ? '' : view.why ?? '';
+}
+
+/** What this browser and the server say about notifications now. */
+async function notifyState() {
+  if (!('Notification' in window) || !('serviceWorker' in navigator)) return 'unsupported';
+  if (Notification.permission === 'denied') return 'denied';
+  if (Notification.permission !== 'granted') return 'off';
+  const { keyId } = await sp.pushKey();
+  const { status, body } = await api('GET', '/api/subscriptions');
+  const mine = status === 200 ? body.subscriptions.find((s) => s.keyId === keyId) : null;
+  if (!mine) return 'off';
+  if (!mine.pushService) return 'no-push-service';
+  const registration = await navigator.serviceWorker.ready;
+  return (await registration.pushManager?.getSubscription()) ? 'subscribed' : 'off';
+}
+
+async function restoreNotify() {
+  try {
+    showNotify(await notifyState());
+  } catch {
+    showNotify('off', 'Off. The server could not be asked about this device just now; turning it on asks for permission.');
+  }
 }
 
 async function enableNotifications() {
-  setNotifyState('Asking for permission…');
+  showNotify('asking');
   try {
-    const { subscription } = await sp.subscribe({ vapidPublicKey: config.vapidPublicKey, timeoutMs: 8000 });
-    await registerDevice(subscription);
-    localStorage.setItem(NOTIFY_KEY, 'push');
-    setNotifyState('On: replies arrive as sealed, signed pushes.', 'ok');
-  } catch (error) {
-    if (error.code === 'push-unavailable') {
-      // No push service reachable (offline, blocked, or none in this browser): keep the device key at the
-      // server anyway, so that "Simulate delivery" can seal for it.
-      await registerDevice(null).catch(() => {});
-      localStorage.setItem(NOTIFY_KEY, 'simulated');
-      setNotifyState('No push service could be reached from this browser (offline, blocked, or none), so real pushes '
-        + 'cannot arrive here. "Simulate delivery" still works.', 'warn');
+    // Asked here, in context (the toggle), never on load.
+    const permission = await Notification.requestPermission();
+    if (permission === 'denied') {
+      showNotify('denied');
       return;
     }
-    $('notify-toggle').checked = false;
+    if (permission !== 'granted') {
+      showNotify('off', 'Off: the browser did not grant permission. Turning it on asks again.');
+      return;
+    }
+    showNotify('asking', 'Connecting to this browser\'s push service…');
+    try {
+      const { subscription } = await sp.subscribe({ vapidPublicKey: config.vapidPublicKey, timeoutMs: 8000 });
+      await registerDevice(subscription);
+      localStorage.setItem(NOTIFY_KEY, 'push');
+      showNotify('subscribed');
+    } catch (error) {
+      if (error.code !== 'push-unavailable' && error.code !== 'push-unsupported') throw error;
+      // No push service reachable (offline, blocked, or none in this browser): keep the device key at the
+      // server anyway, so that "Simulate delivery" can seal for it.
+      await registerDevice(null);
+      localStorage.setItem(NOTIFY_KEY, 'simulated');
+      showNotify('no-push-service');
+    }
+  } catch (error) {
     localStorage.removeItem(NOTIFY_KEY);
-    setNotifyState(error.code === 'permission-denied'
-      ? 'Notifications are blocked for this site. Allow them in the browser\'s site settings.'
-      : `Could not turn notifications on: ${error.message}`, 'error');
+    showNotify('off', error.code === 'permission-denied' ? NOTIFY.denied.text
+      : 'Could not turn notifications on: the server did not take this device\'s key. Try again in a moment.');
   }
 }
 
-function restoreNotify() {
-  const mode = localStorage.getItem(NOTIFY_KEY);
-  $('notify-toggle').checked = mode !== null && Notification.permission === 'granted';
-  if (mode === 'push' && Notification.permission === 'granted') setNotifyState('On: replies arrive as sealed, signed pushes.', 'ok');
-  if (mode === 'simulated' && Notification.permission === 'granted') setNotifyState('On, without a push service: use "Simulate delivery".', 'warn');
-}
-
-$('notify-toggle').addEventListener('change', async (event) => {
-  if (event.target.checked) {
-    await enableNotifications();
-  } else {
-    await sp.unsubscribe().catch(() => false);
+async function disableNotifications() {
+  showNotify('asking', 'Turning notifications off…');
+  await sp.unsubscribe().catch(() => false);
+  try {
     const { keyId } = await sp.pushKey();
     await api('DELETE', '/api/subscriptions', { keyId });
-    localStorage.removeItem(NOTIFY_KEY);
-    setNotifyState('Off. Turning it on asks for permission.');
+  } catch {
+    // Offline: the server keeps the key until the next change; nothing can be pushed without a subscription.
   }
+  localStorage.removeItem(NOTIFY_KEY);
+  showNotify('off');
+}
+
+$('notify-toggle').addEventListener('change', (event) => {
+  pushResult('');
+  if (event.target.checked) enableNotifications();
+  else disableNotifications();
 });
 
 const sample = () => ({
@@ -322,33 +490,55 @@ function pushResult(text, kind = '') {
   $('push-result').dataset.kind = kind;
 }
 
+/** What the push service said about one device, in plain words. */
+function pushOutcome(result) {
+  switch (result.status) {
+    case 'sent': return 'the push service took it; the notification should appear in a moment';
+    case 'expired': return 'the push service says this subscription has expired: turn notifications off and on again';
+    case 'retry': return 'the push service is busy; try again in a moment';
+    default: return 'the push service refused it';
+  }
+}
+
 $('push-send').addEventListener('click', async () => {
   pushResult('Sealing and sending…');
-  const { status, body } = await api('POST', '/api/push/send', { message: sample() });
-  if (status !== 200) {
-    pushResult(body?.error ?? `The server answered ${status}.`, 'error');
-    return;
+  $('push-send').disabled = true;
+  try {
+    const { status, body } = await api('POST', '/api/push/send', { message: sample() });
+    if (status === 409) {
+      pushResult('The server has no push subscription for this device. Turn notifications off and on again.', 'warn');
+      return;
+    }
+    if (status !== 200) {
+      pushResult(`The server could not send it just now (HTTP ${status}). Try again in a moment.`, 'error');
+      return;
+    }
+    const ok = body.results.every((r) => r.status === 'sent');
+    const words = [...new Set(body.results.map(pushOutcome))].join('; ');
+    pushResult(`${words.charAt(0).toUpperCase()}${words.slice(1)}.`, ok ? 'ok' : 'warn');
+    if (body.results.some((r) => r.status === 'expired')) restoreNotify();
+  } catch {
+    pushResult('The server could not be reached: are you offline?', 'error');
+  } finally {
+    $('push-send').disabled = $('notify-card').dataset.state !== 'subscribed';
   }
-  const summary = body.results.map((r) => r.status + (r.error ? ` (${r.error})` : '')).join(', ');
-  pushResult(`Push service: ${summary}.`, body.results.every((r) => r.status === 'sent') ? 'ok' : 'warn');
 });
 
 $('push-simulate').addEventListener('click', async () => {
-  if (Notification.permission !== 'granted') {
-    pushResult('Turn on "Notify me about replies" first: the browser only shows notifications with permission.', 'warn');
-    return;
-  }
   pushResult('Sealing…');
   try {
     const { publicKey } = await sp.pushKey();
     const { status, body } = await api('POST', '/api/push/simulate', { publicKey, message: sample() });
-    if (status !== 200) throw new Error(body?.error ?? `the server answered ${status}`);
+    if (status !== 200) {
+      pushResult(`The server could not seal it just now (HTTP ${status}). Try again in a moment.`, 'error');
+      return;
+    }
     const outcome = await sp.deliver(body.envelope);
     pushResult(outcome.shown === true
       ? `Delivered a ${body.bytes}-byte sealed envelope: notification shown${outcome.silent ? ' silently' : ''}.`
-      : `The worker refused it (${outcome.code}) and showed the fallback.`, outcome.shown === true ? 'ok' : 'warn');
-  } catch (error) {
-    pushResult(`Could not simulate: ${error.message}`, 'error');
+      : `The worker refused it (${outcome.code}) and showed a generic notice instead.`, outcome.shown === true ? 'ok' : 'warn');
+  } catch {
+    pushResult('The server could not be reached: are you offline?', 'error');
   }
 });
 

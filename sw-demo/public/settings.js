@@ -38,8 +38,9 @@ async function showDevice() {
   $('key-id').textContent = keyId;
   const { body } = await api('GET', '/api/subscriptions');
   const mine = body?.subscriptions?.find((s) => s.keyId === keyId);
-  $('sub-state').textContent = !mine ? 'none'
-    : mine.pushService ? `subscribed (${mine.pushService})` : 'key registered, no push service (simulated delivery)';
+  $('sub-state').textContent = !mine ? 'off on this device'
+    : mine.pushService ? 'on: replies arrive as sealed, signed pushes' : 'on, without a push service (simulated delivery only)';
+  $('push-host').textContent = mine?.pushService ?? 'none';
   $('unsubscribe').disabled = !mine;
 }
 

@@ -29,14 +29,15 @@ export async function until(fn, what, ms = 15000, every = 100) {
 
 /**
  * Starts a demo server (unless `demo` is given) and a browser on the harness page.
- * @param {{worker?: object, page?: string, profile?: string, demo?: object, dataDir?: string}} [options]
+ * @param {{worker?: object, page?: string, profile?: string, demo?: object, dataDir?: string,
+ *   contextOptions?: object}} [options]  contextOptions: playwright's (viewport, isMobile, ...)
  */
 export async function startWorld(options = {}) {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sealpost-sw-data-'));
   const demo = options.demo ?? await createDemoServer({
     port: 0, dataFile: join(dataDir, 'demo.json'), mounts: [['/t/', fixtures]], worker: options.worker ?? FAST_WORKER,
   });
-  const browser = await launch({ profile: options.profile });
+  const browser = await launch({ profile: options.profile, contextOptions: options.contextOptions });
   const { context } = browser;
   await context.grantPermissions(['notifications', 'background-sync'], { origin: demo.url });
   const csp = watchCsp(context);
