@@ -559,12 +559,23 @@ function showSwitch({ mode, retryAfter }) {
   $('switch-state').dataset.kind = mode === 'ok' ? 'ok' : 'warn';
 }
 
-async function applySwitch() {
-  const mode = document.querySelector('input[name="mode"]:checked').value;
-  const seconds = Number($('retry-after').value);
-  const retryAfter = Number.isFinite(seconds) && seconds > 0 ? seconds : null;
-  const { status, body } = await api('POST', '/api/switches', { mode, retryAfter });
-  if (status === 200) showSwitch(body);
+/**
+ * Sends the switches as the form shows them when the send starts. One at a time, in order: editing
+ * Retry-After and then picking a status fires two changes at once, and the server must end with the last.
+ */
+let switching = Promise.resolve();
+function applySwitch() {
+  switching = switching.then(async () => {
+    const mode = document.querySelector('input[name="mode"]:checked').value;
+    const seconds = Number($('retry-after').value);
+    const retryAfter = Number.isFinite(seconds) && seconds > 0 ? seconds : null;
+    const { status, body } = await api('POST', '/api/switches', { mode, retryAfter });
+    if (status === 200) showSwitch(body);
+  }).catch(() => {
+    $('switch-state').textContent = 'The server could not be reached: are you offline?';
+    $('switch-state').dataset.kind = 'error';
+  });
+  return switching;
 }
 $('switches').addEventListener('change', applySwitch);
 $('retry-after').addEventListener('change', applySwitch);

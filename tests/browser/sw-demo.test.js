@@ -3,7 +3,7 @@
 // "queued (encrypted)", the inspector shows its ciphertext beside what the worker decrypts, the server's
 // 503 switch shows "retrying in N s (http-503)", and the note ends "sent", once, at the server. The
 // notification card shows its state and offers only what works in it. Settings reach the worker.
-// Screenshots at desktop (1280×800) and phone (390×844, 3×, mobile) sizes go to test-results/, and with
+// Screenshots at desktop (1280×800) and phone (390×844, 2×, mobile) sizes go to test-results/, and with
 // SEALPOST_UPDATE_SCREENSHOTS=1 to docs/screenshots/; each size is checked for overflow and layout first.
 // No CSP violation anywhere.
 import test from 'node:test';
@@ -172,10 +172,10 @@ test('the field-notes demo: online and offline notes, plain events, inspector, n
   }, 'the preferences in the worker');
   await saveScreenshot(page, 'demo-settings.png', { fullPage: true });
 
-  // A phone (390×844 CSS pixels, 3×, mobile) on its own profile: a note written offline is queued.
+  // A phone (390×844 CSS pixels, 2×, mobile) on its own profile: a note written offline is queued.
   const phone = await startWorld({
     demo: world.demo,
-    contextOptions: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true },
+    contextOptions: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
   });
   try {
     await phone.page.goto(`${world.demo.url}/`);
@@ -189,7 +189,7 @@ test('the field-notes demo: online and offline notes, plain events, inspector, n
     const mobile = await checkLayout(phone.page, 'phone');
     assert.equal(mobile.viewport, 390);
     assert.ok(mobile.notesCard.top > mobile.composeCard.bottom, 'one column: the notes under the form');
-    assert.equal(await phone.page.evaluate(() => window.devicePixelRatio), 3);
+    assert.equal(await phone.page.evaluate(() => window.devicePixelRatio), 2);
     await saveScreenshot(phone.page, 'demo-phone.png', { fullPage: true });
     await phone.context.setOffline(false);
   } finally {
