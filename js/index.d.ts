@@ -1,4 +1,4 @@
-/** A failure with a stable machine-readable code (see README "Errors"). */
+/** A failure with a stable machine-readable code (see docs/errors.md). */
 export class SealpostError extends Error {
   constructor(code: string, message?: string, details?: { cause?: unknown; [key: string]: unknown });
   readonly name: 'SealpostError';

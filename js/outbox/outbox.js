@@ -30,7 +30,7 @@ const DEFAULT_FLUSH_BUDGET_MS = 150000;
  * @typedef {object} OutboxOptions
  * @property {string} name  the queue name (several queues may share one database)
  * @property {'fifo' | 'independent'} [ordering]  default 'fifo' (per group)
- * @property {object} [retry]  retry policy (see README); validated in C++, 'invalid-policy' names the field
+ * @property {object} [retry]  retry policy (see docs/outbox.md, "Retry policy"); validated in C++, 'invalid-policy' names the field
  * @property {string | null} [idempotencyHeader]  default 'Idempotency-Key'; null disables
  * @property {number} [maxEntries]  default 10000
  * @property {number} [maxBytes]  default 50 MiB (sealed bytes)

@@ -221,7 +221,7 @@ export class RequestCodec {
     if (init.keepalive && fields.stream) init.keepalive = false;
     // The Request owns `body` from here and it is never wiped: WebKit's Request keeps a reference to the
     // buffer instead of copying it (the Fetch standard copies), so zeroing it would send zeros. This copy of
-    // the plaintext lives until the Request is collected after the attempt (README "Plaintext in the JS heap").
+    // the plaintext lives until the Request is collected after the attempt (docs/security.md, "Plaintext in the JS heap").
     if (body) init.body = body;
     try {
       return new Request(fields.url, init);

@@ -267,7 +267,7 @@ export class PushReceiver {
    * @param {Uint8Array | ArrayBuffer | ArrayBufferView | string} envelope  raw bytes or their base64url text
    * @returns {Promise<Record<string, unknown> & {id: string, iat: number, ttl: number, title: string}>}
    *   the validated message (known fields only, ttl filled in)
-   * @throws {SealpostError} with the code of the first check that failed (see README "Sealed push")
+   * @throws {SealpostError} with the code of the first check that failed (see docs/formats.md, "Receiver checks, in order")
    */
   async open(envelope) {
     this.ensureOpen();

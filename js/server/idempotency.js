@@ -14,7 +14,7 @@
  * A run that never answers (a crash, a killed process) leaves its claim, which expires after
  * `lockSeconds`; the next retry then runs the handler again. Only a handler whose own write is unique on
  * the key (the key is `req.idempotencyKey`, or the second argument in the Fetch form) is exactly-once
- * across such crashes; without that it is at-least-once there (README, "Exactly once").
+ * across such crashes; without that it is at-least-once there (docs/server.md, "Exactly once").
  *
  * A store keeps one value per key:
  *   claim(key, {token, fingerprint}, lockMs)

@@ -1,5 +1,5 @@
 // Bad input at the JS surface that has no better home: each case gets a SealpostError with a stable
-// code, and what was stored before is still there afterwards. (README.md, "Bad input", lists every class
+// code, and what was stored before is still there afterwards. (docs/errors.md, "Bad input", lists every class
 // and the test that proves it.)
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -3,7 +3,7 @@
 //   REDIS_URL      redis://127.0.0.1:<port>
 //   MODE           plain:  the effect is INCR count:<key> + RPUSH ledger <key> (not unique on the key)
 //                  recipe: the effect is written once per key (SET NX with the answer, ledger in the same
-//                          script run), and the answer is the one stored with it: README, "Exactly once"
+//                          script run), and the answer is the one stored with it: docs/server.md, "Exactly once"
 //   LOCK_SECONDS   the middleware's lockSeconds
 //   SLOW_AFTER     recipe: after this many effects, print "slow <key>" and hold that answer for 5 s
 //                  (the test kills the process then: an effect written, its answer never sent)

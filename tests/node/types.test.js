@@ -1,4 +1,4 @@
-// The .d.ts files as a TypeScript user meets them: tests/types/ makes every call README.md shows, in a
+// The .d.ts files as a TypeScript user meets them: tests/types/ makes every call README.md and docs/ show, in a
 // worker (the worker's globals only, with Workbox's own types), a page (the DOM's only) and a Node server,
 // and `tsc --noEmit` checks each project, the package's .d.ts files included (skipLibCheck off).
 import test from 'node:test';

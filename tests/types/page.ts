@@ -1,4 +1,4 @@
-// Every call README.md shows in a page (sealpost/page), type-checked with the DOM's globals only.
+// Every call README.md and docs/ show in a page (sealpost/page), type-checked with the DOM's globals only.
 import { connectSealpost, SealpostConnection } from 'sealpost/page';
 import type { SealpostEvent, SubscribeResult, WorkerStats, FlushSummary, Preferences, DeliverResult } from 'sealpost/page';
 import { Outbox } from 'sealpost';

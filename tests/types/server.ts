@@ -1,4 +1,4 @@
-// Every call README.md shows on the app server (sealpost/server), type-checked with Node's types.
+// Every call README.md and docs/ show on the app server (sealpost/server), type-checked with Node's types.
 import { generateSignerKeyPair, sealPush, sendSealedPush, sendToMany, generateVAPIDKeys, classifyPushStatus }
   from 'sealpost/server';
 import type { Device, SendResult, PushSubscriptionJSON } from 'sealpost/server';

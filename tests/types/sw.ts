@@ -1,4 +1,4 @@
-// Every call README.md shows in a service worker, type-checked against the package's .d.ts files
+// Every call README.md and docs/ show in a service worker, type-checked against the package's .d.ts files
 // (tsconfig.sw.json: the worker's globals only). Never run.
 /// <reference lib="webworker" />
 import { installSealpost, createSealpost, inQuietHours, mergePreferences } from 'sealpost/sw';
