@@ -128,24 +128,29 @@ export function generateSignerKeyPair() {
  * }} options
  * @returns {Buffer} the envelope (or, with `declarative`, the JSON payload's UTF-8 bytes), ready for sendSealedPush
  */
-export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES,
-  now, declarative } = {}) {
+export function sealPush(options = {}) {
+  return seal(options, null);
+}
+
+/** sealPush, with the signer already imported when `session` (signingSession) holds it. */
+function seal({ recipientPublicKey, message, signer, maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES,
+  now, declarative } = {}, session) {
   const recipient = keyBytes(recipientPublicKey, 32, 'recipientPublicKey');
   if (!Number.isInteger(maxEnvelopeBytes) || maxEnvelopeBytes < 1 || maxEnvelopeBytes > MAX_ENVELOPE_CEILING) {
     throw new SealpostError('invalid-argument', `maxEnvelopeBytes must be an integer up to ${MAX_ENVELOPE_CEILING}`);
   }
   if (declarative !== undefined && declarative !== null) {
     return sealDeclarative({ recipient, message, signer, maxPayloadBytes: maxEnvelopeBytes, now,
-      declarative: checkDeclarative(declarative) });
+      declarative: checkDeclarative(declarative), session });
   }
-  return sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now });
+  return sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now, session });
 }
 
 /** Base64url characters (no padding) of `bytes` bytes. */
 const base64urlLength = (bytes) => Math.floor(bytes / 3) * 4 + (bytes % 3 ? (bytes % 3) + 1 : 0);
 
 /** sealPush with `declarative`: the envelope sized so the JSON around its base64url fits maxPayloadBytes. */
-function sealDeclarative({ recipient, message, signer, maxPayloadBytes, now, declarative }) {
+function sealDeclarative({ recipient, message, signer, maxPayloadBytes, now, declarative, session }) {
   const wrapper = wrapperBytes(declarative);
   // The largest envelope whose base64url fits beside the wrapper: floor(3/4 of the room left).
   const maxEnvelopeBytes = Math.floor(((maxPayloadBytes - wrapper) * 3) / 4);
@@ -159,7 +164,7 @@ function sealDeclarative({ recipient, message, signer, maxPayloadBytes, now, dec
   if (maxEnvelopeBytes < 64) throw refuse(64);
   let envelope;
   try {
-    envelope = sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now });
+    envelope = sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now, session });
   } catch (error) {
     if (error instanceof SealpostError && error.code === 'too-large' && Number.isInteger(error.size)) throw refuse(error.size);
     throw error;
@@ -167,8 +172,45 @@ function sealDeclarative({ recipient, message, signer, maxPayloadBytes, now, dec
   return Buffer.from(declarativePayload(declarative, envelope.toString('base64url')), 'utf8');
 }
 
+/** The signer's secret key imported into the server module: a handle to release, or 0 for no signer. */
+function importSigner(wasm, signer) {
+  if (signer === undefined || signer === null) return 0;
+  const secret = typeof signer.secretKey === 'string' ? fromBase64url(signer.secretKey) : signer.secretKey;
+  if (!(secret instanceof Uint8Array) || secret.length !== 64) {
+    throw new SealpostError('invalid-argument', 'signer.secretKey must be a 64-byte Ed25519 secret key');
+  }
+  try {
+    return wasm.keyImport(KeyKind.sign, secret);
+  } finally {
+    if (typeof signer.secretKey === 'string') secret.fill(0);
+  }
+}
+
+/**
+ * One import of `signer` for many seals (sendToMany's devices): importing checks the key pair, which costs
+ * about a fifth of a seal. null when the signer cannot be imported (each seal then reports why). Release it.
+ */
+function signingSession(signer) {
+  if (signer === undefined || signer === null) return null;
+  try {
+    const wasm = serverCore();
+    return { wasm, signer, handle: importSigner(wasm, signer) };
+  } catch {
+    return null;
+  }
+}
+
+function releaseSession(session) {
+  if (!session) return;
+  try {
+    session.wasm.keyRelease(session.handle);
+  } catch {
+    // An instance that trapped was dropped with its keys.
+  }
+}
+
 /** The sealed envelope itself. */
-function sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now }) {
+function sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now, session = null }) {
   let json;
   if (typeof message === 'string') json = message;
   else if (message && typeof message === 'object' && !Array.isArray(message)) json = JSON.stringify(message);
@@ -180,15 +222,9 @@ function sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now }) {
   }
   const seconds = Math.floor(nowMs(now) / 1000);
   const wasm = serverCore();
-  let handle = 0;
-  if (signer !== undefined && signer !== null) {
-    const secret = typeof signer.secretKey === 'string' ? fromBase64url(signer.secretKey) : signer.secretKey;
-    if (!(secret instanceof Uint8Array) || secret.length !== 64) {
-      throw new SealpostError('invalid-argument', 'signer.secretKey must be a 64-byte Ed25519 secret key');
-    }
-    handle = wasm.keyImport(KeyKind.sign, secret);
-    if (typeof signer.secretKey === 'string') secret.fill(0);
-  }
+  // The session's handle only while its instance is the current one and it holds this very signer.
+  const kept = session && session.wasm === wasm && session.signer === signer ? session.handle : 0;
+  let handle = kept || importSigner(wasm, signer);
   try {
     return Buffer.from(wasm.pushSeal(recipient, handle, json, seconds, maxEnvelopeBytes));
   } catch (error) {
@@ -200,7 +236,7 @@ function sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now }) {
     }
     throw error;
   } finally {
-    if (handle) wasm.keyRelease(handle);
+    if (handle && handle !== kept) wasm.keyRelease(handle);
   }
 }
 
@@ -350,6 +386,7 @@ export async function sendToMany(devices, message, options = {}) {
     throw new SealpostError('invalid-argument', 'concurrency must be a positive integer');
   }
   webpush(); // said once, not as every device's rejection
+  const session = signingSession(signer);
   const results = new Array(devices.length);
   let next = 0;
   const worker = async () => {
@@ -359,7 +396,7 @@ export async function sendToMany(devices, message, options = {}) {
       const device = devices[index];
       let envelope;
       try {
-        envelope = sealPush({ recipientPublicKey: device?.publicKey, message, signer, maxEnvelopeBytes, now, declarative });
+        envelope = seal({ recipientPublicKey: device?.publicKey, message, signer, maxEnvelopeBytes, now, declarative }, session);
       } catch (error) {
         // This device's key (or the message) cannot be sealed: reported, the others still go out.
         results[index] = { device, status: 'rejected', statusCode: 0, code: error.code, error: error.message };
@@ -372,7 +409,11 @@ export async function sendToMany(devices, message, options = {}) {
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, worker));
+  } finally {
+    releaseSession(session);
+  }
   return results;
 }
 
