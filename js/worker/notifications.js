@@ -97,16 +97,16 @@ export class Notifications {
   async showFallback(code, generic) {
     const { title: fallbackTitle, body: fallbackBody, ...options } = this.settings.push.fallback;
     let title = fallbackTitle;
-    let shown = { ...options, body: fallbackBody, data: { fallback: true, code } };
+    let body = fallbackBody;
+    let data = { fallback: true, code };
     if (generic) {
       const url = generic.navigate ? this.sameOriginUrl(generic.navigate) : null;
-      title = generic.title ?? fallbackTitle;
-      shown = { ...options, data: { fallback: true, code, url } };
-      if (generic.title && generic.body) shown.body = generic.body;
-      else if (!generic.title) shown.body = fallbackBody;
-      if (generic.requireNavigate) shown.navigate = url ?? this.scopeUrl();
+      // The generic text as a whole: its title with its own body (or none), else the configured fallback's.
+      if (generic.title) [title, body] = [generic.title, generic.body];
+      data = { fallback: true, code, url };
+      if (generic.requireNavigate) options.navigate = url ?? this.scopeUrl();
     }
-    if (shown.body === undefined) delete shown.body;
+    const shown = { ...options, ...(typeof body === 'string' ? { body } : {}), data };
     try {
       await this.self.registration.showNotification(title, shown);
       return true;
