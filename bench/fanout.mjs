@@ -1,7 +1,8 @@
 // fanout_sends_s: pushes sent per second by one Node process to a push endpoint on loopback (HTTPS with a
 // throwaway certificate, keep-alive, answering 201), `concurrency` requests in flight.
-//   sealpost  sendToMany: per device sealPush (seal + sign in Wasm) and sendSealedPush (web-push's VAPID JWT
-//             and RFC 8291 encryption, sealpost's request and status mapping)
+//   sealpost  sendToMany: per device a seal (sealPush's: seal + sign in Wasm, the signer imported once per call)
+//             and sendSealedPush (web-push's VAPID JWT and RFC 8291 encryption, sealpost's request and status
+//             mapping)
 //   web_push  web-push's sendNotification of the same message as plain JSON, the same concurrency and agent
 // Both paths are checked first: one request of each is decrypted (RFC 8291) and its payload read back.
 // The endpoint runs in the same process, so it costs both paths alike.
