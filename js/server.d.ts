@@ -31,12 +31,32 @@ export interface PushMessageInput {
   [field: string]: unknown;
 }
 
+/**
+ * The generic notification of a declarative Web Push message (Safari 18.4+ shows it with no service worker
+ * running; the worker replaces it with the opened message).
+ */
+export interface DeclarativeOptions {
+  /** Shown when the sealed message cannot be opened (or no worker runs): 1 to 256 characters. */
+  title: string;
+  /** Opened on click: an absolute https URL (http only on localhost), or a path ('/inbox') with `origin`. */
+  navigate: string;
+  body?: string;
+  /** The app's origin (https://app.example), to resolve a path in `navigate` against. */
+  origin?: string;
+}
+
 export interface SealPushOptions {
   recipientPublicKey: string | Uint8Array;
   message: PushMessageInput | string;
   signer?: { secretKey: string | Uint8Array };
+  /** The envelope's limit (default 3000, at most 3993); with `declarative`, the whole JSON payload's. */
   maxEnvelopeBytes?: number;
   now?: number | (() => number);
+  /**
+   * Return a declarative Web Push message (its JSON text as UTF-8 bytes) with the envelope in
+   * `notification.data.sealpost` (base64url), instead of the bare envelope.
+   */
+  declarative?: DeclarativeOptions;
 }
 
 export interface PushSubscriptionJSON {
@@ -80,6 +100,7 @@ export const DEFAULT_SEND_TIMEOUT_MS: number;
 export const KNOWN_PUSH_SERVICES: readonly string[];
 
 export function generateSignerKeyPair(): SignerKeyPair;
+/** The envelope, or with `declarative` the declarative push message's UTF-8 JSON: either goes to sendSealedPush as it is. */
 export function sealPush(options: SealPushOptions): Buffer;
 export function classifyPushStatus(statusCode: number): SendResult['status'];
 export function sendSealedPush(subscription: PushSubscriptionJSON, envelope: Uint8Array, options?: SendOptions): Promise<SendResult>;
@@ -88,6 +109,8 @@ export function sendToMany<D extends Device>(devices: D[], message: PushMessageI
   concurrency?: number;
   maxEnvelopeBytes?: number;
   now?: number | (() => number);
+  /** Send each device a declarative Web Push message around its envelope. */
+  declarative?: DeclarativeOptions;
 }): Promise<Array<SendResult & { device: D; code?: string }>>;
 export function generateVAPIDKeys(): { publicKey: string; privateKey: string };
 
@@ -181,6 +204,8 @@ export interface PushQueue {
     batchId?: string;
     deviceId?: (device: D, index: number) => string;
     now?: number;
+    /** Each job sends a declarative Web Push message around its envelope (checked here). */
+    declarative?: DeclarativeOptions;
   }): Promise<{ batchId: string; messageId: string; jobs: number }>;
   close(): Promise<void>;
 }

@@ -23,6 +23,7 @@ import { SealpostError } from './errors.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import { KeyKind, instantiateSync } from './wasm/loader.js';
 import { checkEndpoint, guardedLookup } from './server/endpoint.js';
+import { checkDeclarative, declarativePayload, wrapperBytes } from './push/declarative.js';
 
 export { KNOWN_PUSH_SERVICES } from './server/endpoint.js';
 export {
@@ -110,21 +111,106 @@ export function generateSignerKeyPair() {
  * Seals (and signs) one notification for one device. Fills `id` (16 random bytes, base64url) and `iat`
  * when the message has none, validates the message as the receiver will, pads it to a size bucket and
  * refuses an envelope over `maxEnvelopeBytes` (SealpostError 'too-large' with `.size`).
+ *
+ * With `declarative` the result is a declarative Web Push message (js/push/declarative.js) instead: JSON
+ * text whose `notification` is the generic {title, navigate, body} a browser shows by itself (Safari 18.4+,
+ * even with no service worker) and whose `notification.data.sealpost` is the envelope in base64url, which the
+ * worker opens and shows instead. `maxEnvelopeBytes` then bounds the whole payload, since that is what the
+ * push service carries: the envelope gets what the JSON around it and base64url's 4/3 leave.
  * @param {{
  *   recipientPublicKey: string | Uint8Array,   // the device's PushReceiver.publicKey
  *   message: Record<string, unknown> | string, // {title, body, url, ...} (DESIGN.md "Sealed push")
  *   signer?: {secretKey: string | Uint8Array}, // from generateSignerKeyPair(); omit for an unsigned envelope
  *   maxEnvelopeBytes?: number,                 // default 3000, at most 3993
  *   now?: number | (() => number),             // ms; default Date.now()
+ *   declarative?: {title: string, navigate: string, body?: string, origin?: string},
+ *     // the generic notification; navigate: an absolute https URL, or a path with origin
  * }} options
- * @returns {Buffer} the envelope, ready for sendSealedPush
+ * @returns {Buffer} the envelope (or, with `declarative`, the JSON payload's UTF-8 bytes), ready for sendSealedPush
  */
-export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES,
-  now } = {}) {
+export function sealPush(options = {}) {
+  return seal(options, null);
+}
+
+/** sealPush, with the signer already imported when `session` (signingSession) holds it. */
+function seal({ recipientPublicKey, message, signer, maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES,
+  now, declarative } = {}, session) {
   const recipient = keyBytes(recipientPublicKey, 32, 'recipientPublicKey');
   if (!Number.isInteger(maxEnvelopeBytes) || maxEnvelopeBytes < 1 || maxEnvelopeBytes > MAX_ENVELOPE_CEILING) {
     throw new SealpostError('invalid-argument', `maxEnvelopeBytes must be an integer up to ${MAX_ENVELOPE_CEILING}`);
   }
+  if (declarative !== undefined && declarative !== null) {
+    return sealDeclarative({ recipient, message, signer, maxPayloadBytes: maxEnvelopeBytes, now,
+      declarative: checkDeclarative(declarative), session });
+  }
+  return sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now, session });
+}
+
+/** Base64url characters (no padding) of `bytes` bytes. */
+const base64urlLength = (bytes) => Math.floor(bytes / 3) * 4 + (bytes % 3 ? (bytes % 3) + 1 : 0);
+
+/** sealPush with `declarative`: the envelope sized so the JSON around its base64url fits maxPayloadBytes. */
+function sealDeclarative({ recipient, message, signer, maxPayloadBytes, now, declarative, session }) {
+  const wrapper = wrapperBytes(declarative);
+  // The largest envelope whose base64url fits beside the wrapper: floor(3/4 of the room left).
+  const maxEnvelopeBytes = Math.floor(((maxPayloadBytes - wrapper) * 3) / 4);
+  const refuse = (envelopeBytes) => {
+    const size = wrapper + base64urlLength(envelopeBytes);
+    return new SealpostError('too-large', `the declarative payload would be ${size} bytes (${wrapper} of them the `
+      + `JSON around the envelope), over the maximum of ${maxPayloadBytes}; shorten the message or the generic text, `
+      + `or raise maxEnvelopeBytes (at most ${MAX_ENVELOPE_CEILING})`, { size, maxEnvelopeBytes: maxPayloadBytes });
+  };
+  // No envelope is shorter than its header, the sealed box and a minimal body.
+  if (maxEnvelopeBytes < 64) throw refuse(64);
+  let envelope;
+  try {
+    envelope = sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now, session });
+  } catch (error) {
+    if (error instanceof SealpostError && error.code === 'too-large' && Number.isInteger(error.size)) throw refuse(error.size);
+    throw error;
+  }
+  return Buffer.from(declarativePayload(declarative, envelope.toString('base64url')), 'utf8');
+}
+
+/** The signer's secret key imported into the server module: a handle to release, or 0 for no signer. */
+function importSigner(wasm, signer) {
+  if (signer === undefined || signer === null) return 0;
+  const secret = typeof signer.secretKey === 'string' ? fromBase64url(signer.secretKey) : signer.secretKey;
+  if (!(secret instanceof Uint8Array) || secret.length !== 64) {
+    throw new SealpostError('invalid-argument', 'signer.secretKey must be a 64-byte Ed25519 secret key');
+  }
+  try {
+    return wasm.keyImport(KeyKind.sign, secret);
+  } finally {
+    if (typeof signer.secretKey === 'string') secret.fill(0);
+  }
+}
+
+/**
+ * One import of `signer` for many seals (sendToMany's devices): importing checks the key pair, which costs
+ * about a fifth of a seal. null when the signer cannot be imported (each seal then reports why). Release it.
+ */
+function signingSession(signer) {
+  if (signer === undefined || signer === null) return null;
+  try {
+    const wasm = serverCore();
+    return { wasm, signer, handle: importSigner(wasm, signer) };
+  } catch {
+    return null;
+  }
+}
+
+function releaseSession(session) {
+  if (!session) return;
+  try {
+    session.wasm.keyRelease(session.handle);
+  } catch {
+    // An instance that trapped was dropped with its keys.
+  }
+}
+
+/** The sealed envelope itself. */
+function sealEnvelope({ recipient, message, signer, maxEnvelopeBytes, now, session = null }) {
   let json;
   if (typeof message === 'string') json = message;
   else if (message && typeof message === 'object' && !Array.isArray(message)) json = JSON.stringify(message);
@@ -136,15 +222,9 @@ export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes
   }
   const seconds = Math.floor(nowMs(now) / 1000);
   const wasm = serverCore();
-  let handle = 0;
-  if (signer !== undefined && signer !== null) {
-    const secret = typeof signer.secretKey === 'string' ? fromBase64url(signer.secretKey) : signer.secretKey;
-    if (!(secret instanceof Uint8Array) || secret.length !== 64) {
-      throw new SealpostError('invalid-argument', 'signer.secretKey must be a 64-byte Ed25519 secret key');
-    }
-    handle = wasm.keyImport(KeyKind.sign, secret);
-    if (typeof signer.secretKey === 'string') secret.fill(0);
-  }
+  // The session's handle only while its instance is the current one and it holds this very signer.
+  const kept = session && session.wasm === wasm && session.signer === signer ? session.handle : 0;
+  let handle = kept || importSigner(wasm, signer);
   try {
     return Buffer.from(wasm.pushSeal(recipient, handle, json, seconds, maxEnvelopeBytes));
   } catch (error) {
@@ -156,7 +236,7 @@ export function sealPush({ recipientPublicKey, message, signer, maxEnvelopeBytes
     }
     throw error;
   } finally {
-    if (handle) wasm.keyRelease(handle);
+    if (handle && handle !== kept) wasm.keyRelease(handle);
   }
 }
 
@@ -192,7 +272,7 @@ export function classifyPushStatus(statusCode) {
  * (js/server/endpoint.js); every push-service answer resolves. `error` carries the answer's text only
  * from a known push service; from any other host, only the status or the network error's code.
  * @param {{endpoint: string, keys: {p256dh: string, auth: string}}} subscription  the PushSubscription JSON
- * @param {Uint8Array} envelope  from sealPush
+ * @param {Uint8Array} envelope  from sealPush (an envelope, or a declarative payload: both are sent as they are)
  * @param {{
  *   vapidDetails: {subject: string, publicKey: string, privateKey: string},
  *   TTL?: number, urgency?: 'very-low' | 'low' | 'normal' | 'high', topic?: string,
@@ -293,17 +373,20 @@ function post(details, lookup) {
  *   each device's PushSubscription and its PushReceiver.publicKey
  * @param {Record<string, unknown>} message
  * @param {Parameters<typeof sendSealedPush>[2] & {signer?: {secretKey: string | Uint8Array},
- *   concurrency?: number, maxEnvelopeBytes?: number, now?: number | (() => number)}} options
+ *   concurrency?: number, maxEnvelopeBytes?: number, now?: number | (() => number),
+ *   declarative?: {title: string, navigate: string, body?: string, origin?: string}}} options
+ *   declarative: send a declarative Web Push message around each envelope (sealPush)
  * @returns {Promise<Array<{device: object, status: 'sent' | 'expired' | 'retry' | 'rejected',
  *   statusCode: number, retryAfter?: number, error?: string, code?: string}>>}  in the order of `devices`
  */
 export async function sendToMany(devices, message, options = {}) {
   if (!Array.isArray(devices)) throw new SealpostError('invalid-argument', 'devices must be an array');
-  const { signer, concurrency = 16, maxEnvelopeBytes, now, ...sendOptions } = options;
+  const { signer, concurrency = 16, maxEnvelopeBytes, now, declarative, ...sendOptions } = options;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new SealpostError('invalid-argument', 'concurrency must be a positive integer');
   }
   webpush(); // said once, not as every device's rejection
+  const session = signingSession(signer);
   const results = new Array(devices.length);
   let next = 0;
   const worker = async () => {
@@ -313,7 +396,7 @@ export async function sendToMany(devices, message, options = {}) {
       const device = devices[index];
       let envelope;
       try {
-        envelope = sealPush({ recipientPublicKey: device?.publicKey, message, signer, maxEnvelopeBytes, now });
+        envelope = seal({ recipientPublicKey: device?.publicKey, message, signer, maxEnvelopeBytes, now, declarative }, session);
       } catch (error) {
         // This device's key (or the message) cannot be sealed: reported, the others still go out.
         results[index] = { device, status: 'rejected', statusCode: 0, code: error.code, error: error.message };
@@ -326,7 +409,11 @@ export async function sendToMany(devices, message, options = {}) {
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, devices.length) }, worker));
+  } finally {
+    releaseSession(session);
+  }
   return results;
 }
 

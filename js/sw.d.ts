@@ -87,8 +87,17 @@ export interface SealpostApi {
   /** Flushes every queue (or one), as a page's `sealpost:flush` does. */
   flush(queue?: string): Promise<FlushSummary>;
   stats(): Promise<WorkerStats>;
-  /** Opens and shows an envelope as a push event would (raw bytes or base64url text). */
+  /** Opens and shows an envelope as a push event would (raw bytes, base64url text, or a declarative message's JSON). */
   deliver(envelope: Uint8Array | ArrayBuffer | string): Promise<DeliverResult>;
+}
+
+/**
+ * WebKit's PushNotificationEvent, which TypeScript's lib does not have: `proposedNotification` is the
+ * notification the declarative message describes; `waitUntil` is used when present.
+ */
+export interface PushNotificationEventLike {
+  readonly proposedNotification: Notification | { title?: string; body?: string; navigate?: string; data?: unknown } | null;
+  waitUntil?(promise: Promise<unknown>): void;
 }
 
 /**
@@ -100,6 +109,11 @@ export interface SealpostHandlers {
   handleSync(event: ExtendableEvent & { tag: string; lastChance?: boolean }): boolean;
   handlePeriodicSync(event: ExtendableEvent & { tag: string }): boolean;
   handlePush(event: PushEvent): boolean;
+  /**
+   * WebKit's `pushnotification` event (Safari 18.4+, a mutable declarative Web Push message): opens the
+   * envelope in `proposedNotification.data.sealpost` and shows it, else the proposed notification's text.
+   */
+  handlePushNotification(event: PushNotificationEventLike): boolean;
   handlePushSubscriptionChange(event: ExtendableEvent & { oldSubscription?: PushSubscription | null;
     newSubscription?: PushSubscription | null }): boolean;
   handleNotificationClick(event: NotificationEvent): boolean;

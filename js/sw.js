@@ -9,7 +9,7 @@
  *     the event for entries falling due within the remaining budget, reject when work remains so the
  *     browser retries later, and on `lastChance` re-register the tag at most once per `rearmIntervalMs`;
  *   - `periodicsync` (any tag starting with `sealpost`);
- *   - the first fetch, message or push event of each worker lifetime (in its waitUntil,
+ *   - the first fetch, message, push or pushnotification event of each worker lifetime (in its waitUntil,
  *     never in the way of a fetch response);
  *   - `sealpost:flush` messages from pages (sent on `online` and `visibilitychange` by sealpost/page).
  * Messages (MessageChannel replies): sealpost:flush, :stats, :push-key, :deliver, :preferences, and
@@ -53,6 +53,7 @@ const LISTENERS = [
   ['sync', 'handleSync'],
   ['periodicsync', 'handlePeriodicSync'],
   ['push', 'handlePush'],
+  ['pushnotification', 'handlePushNotification'],
   ['pushsubscriptionchange', 'handlePushSubscriptionChange'],
   ['notificationclick', 'handleNotificationClick'],
   ['message', 'handleMessage'],

@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { SealpostError } from '../errors.js';
 // A cycle (server.js re-exports this file); both are only called when a job runs.
 import { sealPush, sendSealedPush } from '../server.js';
+import { checkDeclarative } from '../push/declarative.js';
 
 export const DEFAULT_PUSH_QUEUE = 'sealpost-push';
 const BACKOFF_TYPE = 'sealpost';
@@ -78,13 +79,17 @@ export async function createPushQueue({ connection, name = DEFAULT_PUSH_QUEUE, a
      * @param {Array<{subscription: object, publicKey: string}>} devices  JSON-serializable; handed back to
      *   onExpired and onRejected as they are
      * @param {Record<string, unknown>} message  stored in Redis as it is until a worker seals it
-     * @param {{batchId?: string, deviceId?: (device: object, index: number) => string, now?: number}} [options]
-     *   batchId: default the message id; deviceId: default the device's index
+     * @param {{batchId?: string, deviceId?: (device: object, index: number) => string, now?: number,
+     *   declarative?: {title: string, navigate: string, body?: string, origin?: string}}} [options]
+     *   batchId: default the message id; deviceId: default the device's index; declarative: each job sends a
+     *   declarative Web Push message around its envelope (sealPush's option, checked here)
      * @returns {Promise<{batchId: string, messageId: string, jobs: number}>}
      */
-    async add(devices, message, { batchId, deviceId = (device, index) => String(index), now = Date.now() } = {}) {
+    async add(devices, message, { batchId, deviceId = (device, index) => String(index), now = Date.now(),
+      declarative } = {}) {
       if (!Array.isArray(devices)) throw invalid('devices must be an array');
       if (!message || typeof message !== 'object' || Array.isArray(message)) throw invalid('message must be an object');
+      const generic = declarative === undefined || declarative === null ? undefined : checkDeclarative(declarative);
       const fixed = { ...message };
       if (fixed.id === undefined) fixed.id = randomBytes(16).toString('base64url');
       if (fixed.iat === undefined) fixed.iat = Math.floor(now / 1000);
@@ -92,7 +97,8 @@ export async function createPushQueue({ connection, name = DEFAULT_PUSH_QUEUE, a
       const jobs = devices.map((device, index) => {
         const id = `${batch}.${deviceId(device, index)}`;
         if (id.includes(':')) throw invalid(`job id ${id} contains ':', which BullMQ refuses`);
-        return { name: 'push', data: { device, message: fixed }, opts: { ...defaults, jobId: id } };
+        const data = generic ? { device, message: fixed, declarative: generic } : { device, message: fixed };
+        return { name: 'push', data, opts: { ...defaults, jobId: id } };
       });
       for (let i = 0; i < jobs.length; i += BULK) await queue.addBulk(jobs.slice(i, i + BULK));
       return { batchId: batch, messageId: String(fixed.id), jobs: jobs.length };
@@ -139,10 +145,10 @@ export async function pushWorker({ connection, name = DEFAULT_PUSH_QUEUE, signer
   };
 
   const processor = async (job) => {
-    const { device, message } = job.data;
+    const { device, message, declarative } = job.data;
     let envelope;
     try {
-      envelope = sealPush({ recipientPublicKey: device?.publicKey, message, signer, maxEnvelopeBytes });
+      envelope = sealPush({ recipientPublicKey: device?.publicKey, message, signer, maxEnvelopeBytes, declarative });
     } catch (error) {
       // This device's key, or the message, cannot be sealed: no later attempt would do better.
       return reject(device, { status: 'rejected', statusCode: 0, code: error.code, error: error.message });

@@ -96,7 +96,17 @@ export function sealpostWorker(self, config) {
     handlePush(event) {
       if (!settings.push) return false;
       wakeups.startOfLife(event, 'push');
-      event.waitUntil(notifications.handlePush(event.data));
+      event.waitUntil(notifications.handlePush(event.data, event.notification ?? null));
+      return true;
+    },
+
+    // WebKit's event for a mutable declarative push message (Safari 18.4+). Its waitUntil is used where it
+    // exists; without it the work still runs, and WebKit shows the proposed notification if the event ends first.
+    handlePushNotification(event) {
+      if (!settings.push) return false;
+      const extendable = { waitUntil: (promise) => extend(event, promise) };
+      wakeups.startOfLife(extendable, 'push');
+      extend(event, notifications.handlePushNotification(event));
       return true;
     },
 

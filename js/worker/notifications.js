@@ -2,9 +2,17 @@
  * Push events and notification clicks: an envelope is opened and checked by the PushReceiver, shown
  * under the user's preferences, or answered with the fallback notification; a click focuses or opens a
  * same-origin window, or sends the `not-useful` feedback through an outbox.
+ *
+ * A declarative Web Push message (js/push/declarative.js) carries its envelope in notification.data.sealpost
+ * and a generic notification around it. It arrives as a `push` event's JSON (Chromium, Firefox), as WebKit's
+ * `pushnotification` event with the generic notification as `proposedNotification` (WebKit bug 296772: the
+ * spec gives `push` a `notification` instead; both are read), or through sealpost:deliver. The envelope is
+ * opened with the same checks; a failure shows the generic title and body, never the configured fallback,
+ * and opens its navigate URL on click only if that passes the same same-origin check as a message's url.
  */
 import { minutes } from './state.js';
 import { errorInfo } from './events.js';
+import { fromNotification, readDeclarative } from '../push/declarative.js';
 
 /** Whether `date` (local time) falls in the quiet hours {start, end} ('HH:MM'; may wrap midnight). */
 export function inQuietHours(quietHours, date = new Date()) {
@@ -46,6 +54,23 @@ function envelopeInput(data) {
   return new Uint8Array(data.arrayBuffer()); // PushMessageData
 }
 
+const OPEN_BRACE = 0x7b;
+
+/**
+ * The declarative push message in `input` (what envelopeInput gave), or null: only text whose first
+ * non-blank character is '{' is parsed (an envelope's first byte is 0x01, its base64url text starts 'AQ').
+ */
+function declarativeInput(input) {
+  if (typeof input === 'string') return readDeclarative(input);
+  const bytes = input instanceof ArrayBuffer ? new Uint8Array(input)
+    : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  let first = 0;
+  while (first < bytes.length && (bytes[first] === 0x20 || bytes[first] === 0x0a || bytes[first] === 0x0d
+    || bytes[first] === 0x09)) first += 1;
+  if (bytes[first] !== OPEN_BRACE) return null;
+  return readDeclarative(new TextDecoder('utf-8', { fatal: false }).decode(bytes));
+}
+
 export class Notifications {
   /**
    * @param {{self: ServiceWorkerGlobalScope, settings: import('./config.js').Settings,
@@ -63,25 +88,46 @@ export class Notifications {
     this.broadcast = broadcast;
   }
 
-  /** Shows the fallback notification (one shared tag); false when this context may not show any. @private */
-  async showFallback(code) {
-    const { title, ...options } = this.settings.push.fallback;
+  /**
+   * Shows the fallback notification (one shared tag); false when this context may not show any. A
+   * declarative message's fallback is its own generic title and body, with its navigate URL as the click's
+   * target only when it is same-origin (else a click opens nothing, and where a navigate URL is required,
+   * WebKit's pushnotification, the worker's scope is given). @private
+   */
+  async showFallback(code, generic) {
+    const { title: fallbackTitle, body: fallbackBody, ...options } = this.settings.push.fallback;
+    let title = fallbackTitle;
+    let body = fallbackBody;
+    let data = { fallback: true, code };
+    if (generic) {
+      const url = generic.navigate ? this.sameOriginUrl(generic.navigate) : null;
+      // The generic text as a whole: its title with its own body (or none), else the configured fallback's.
+      if (generic.title) [title, body] = [generic.title, generic.body];
+      data = { fallback: true, code, url };
+      if (generic.requireNavigate) options.navigate = url ?? this.scopeUrl();
+    }
+    const shown = { ...options, ...(typeof body === 'string' ? { body } : {}), data };
     try {
-      await this.self.registration.showNotification(title, { ...options, data: { fallback: true, code } });
+      await this.self.registration.showNotification(title, shown);
       return true;
     } catch {
       return false;
     }
   }
 
+  /** The worker's scope (its registration's, else its script's directory). @private */
+  scopeUrl() {
+    return this.self.registration?.scope ?? new URL('./', this.self.location.href).href;
+  }
+
   /** The verdict on a message that is not shown as itself: broadcast first, then the fallback if it can be. @private */
-  async rejected(code, id) {
-    this.broadcast({ type: 'push-rejected', code, ...(id ? { id } : {}) });
-    return (await this.showFallback(code)) ? { shown: 'fallback', code } : { shown: false, code };
+  async rejected(code, id, generic = null) {
+    this.broadcast({ type: 'push-rejected', code, ...(id ? { id } : {}), ...(generic ? { declarative: true } : {}) });
+    return (await this.showFallback(code, generic)) ? { shown: 'fallback', code } : { shown: false, code };
   }
 
   /** Shows a valid message as the user's preferences and onMessage say; throws if it cannot be shown. @private */
-  async show(message) {
+  async show(message, { requireNavigate = false } = {}) {
     const prefs = await this.state.preferences();
     let options = notificationFor(message);
     let title = message.title;
@@ -97,6 +143,10 @@ export class Notifications {
     const muted = message.category && prefs.mutedCategories.includes(message.category);
     const quiet = inQuietHours(prefs.quietHours, new Date(this.settings.now()));
     if (muted || quiet) options.silent = true;
+    // WebKit refuses a notification shown in a pushnotification event without a navigate URL.
+    if (requireNavigate && typeof options.navigate !== 'string') {
+      options.navigate = this.sameOriginUrl(options.data?.url) ?? this.scopeUrl();
+    }
     await this.self.registration.showNotification(title, options);
     this.broadcast({ type: 'push-shown', id: message.id, tag: options.tag ?? null, silent: options.silent === true,
       reason: muted ? 'muted-category' : quiet ? 'quiet-hours' : null });
@@ -107,22 +157,55 @@ export class Notifications {
    * Opens, checks and shows one envelope. The id is recorded as seen when the envelope opens (so two
    * concurrent deliveries show it once) and released again if no notification could be shown for it,
    * so a redelivery is not refused as `replayed`: a message is lost to neither order.
+   * A declarative message (JSON text) is opened by openDeclarative.
    * @param {PushMessageData | Uint8Array | ArrayBuffer | string | null} data
+   * @param {Notification | null} [proposed]  the spec's PushEvent.notification (a declarative message's)
    */
-  async handlePush(data) {
+  async handlePush(data, proposed = null) {
+    let input;
+    try {
+      input = envelopeInput(data);
+    } catch (error) {
+      return this.rejected(errorInfo(error).code);
+    }
+    // The spec's push event for a mutable declarative message also carries it as `notification`.
+    const empty = typeof input === 'string' ? input.trim() === '' : input.byteLength === 0;
+    const generic = declarativeInput(input) ?? (empty && proposed ? fromNotification(proposed) : null);
+    if (generic) return this.openDeclarative(generic);
+    return this.openAndShow(input, null);
+  }
+
+  /**
+   * WebKit's `pushnotification` event: the declarative message's notification is `proposedNotification`;
+   * what is shown during the event replaces it, and when nothing is (or the event ends first), WebKit shows
+   * the proposed one itself.
+   * @param {{proposedNotification?: Notification | null}} event
+   */
+  async handlePushNotification(event) {
+    return this.openDeclarative({ ...fromNotification(event?.proposedNotification), requireNavigate: true });
+  }
+
+  /** A declarative message: its envelope opened as any other, its generic text the fallback. @private */
+  async openDeclarative(generic) {
+    if (!generic.envelope) return this.rejected('malformed', null, generic);
+    return this.openAndShow(generic.envelope, generic);
+  }
+
+  /** @private */
+  async openAndShow(input, generic) {
     let rx;
     let message;
     try {
       rx = await this.receiver();
-      message = await rx.open(envelopeInput(data));
+      message = await rx.open(input);
     } catch (error) {
-      return this.rejected(errorInfo(error).code);
+      return this.rejected(errorInfo(error).code, null, generic);
     }
     try {
-      return await this.show(message);
+      return await this.show(message, { requireNavigate: generic?.requireNavigate === true });
     } catch {
       await rx.release(message.id).catch(() => {});
-      return this.rejected('display-failed', message.id);
+      return this.rejected('display-failed', message.id, generic);
     }
   }
 
@@ -222,7 +305,8 @@ export class Notifications {
     const data = notification.data ?? {};
     notification.close();
     if (this.settings.push && event.action === 'not-useful') return this.sendFeedback(data, 'not-useful');
-    const url = this.sameOriginUrl(data.url);
+    // A declarative fallback whose navigate URL was refused opens nothing.
+    const url = data.url === null ? null : this.sameOriginUrl(data.url);
     if (!url) {
       this.broadcast({ type: 'notification-click', outcome: 'refused', url: String(data.url) });
       return null;

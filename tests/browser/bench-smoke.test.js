@@ -19,7 +19,10 @@ test('npm run bench -- --smoke runs every case and writes the JSON shape of the 
   });
   const result = JSON.parse(readFileSync(file, 'utf8'));
   assert.deepEqual(Object.keys(result), ['env', 'size_gz_bytes', 'aead_1mib_mb_s', 'aead_256b_ops_s',
-    'push_open_ops_s', 'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_peak_bytes']);
+    'push_open_ops_s', 'fanout_sends_s', 'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_peak_bytes']);
+  // One process fanning out to a loopback push endpoint: sealPush + sendSealedPush against web-push's sendNotification.
+  assert.deepEqual(Object.keys(result.fanout_sends_s), ['sealpost', 'web_push']);
+  for (const value of Object.values(result.fanout_sends_s)) assert.ok(value > 0, JSON.stringify(result.fanout_sends_s));
   assert.deepEqual(Object.keys(result.size_gz_bytes), ['sealpost', 'libsodium_wrappers', 'workbox_background_sync']);
   for (const key of ['aead_1mib_mb_s', 'aead_256b_ops_s', 'push_open_ops_s']) {
     assert.deepEqual(Object.keys(result[key]), ['sealpost', 'libsodium_wrappers', 'native']);
@@ -35,4 +38,18 @@ test('npm run bench -- --smoke runs every case and writes the JSON shape of the 
   // The smoke run enqueues and flushes a 1 MiB body; Wasm memory stays within the 16 MiB bound.
   assert.ok(result.wasm_memory_peak_bytes.enqueue_64mib_body > 0);
   assert.ok(result.wasm_memory_peak_bytes.enqueue_64mib_body <= 16 * 1024 * 1024);
+});
+
+test('npm run bench -- --only KEY runs just that case; an unknown key is refused by name', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'sealpost-bench-')), 'bench.json');
+  const run1 = (args) => new Promise((resolve) => {
+    execFile(process.execPath, [run, ...args], { timeout: 120000 }, (error, stdout, stderr) => resolve({ error, stdout, stderr }));
+  });
+  const ok = await run1(['--smoke', '--only', 'fanout_sends_s', '--json', file]);
+  assert.equal(ok.error, null, ok.stderr);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, 'utf8'))), ['env', 'fanout_sends_s']);
+  assert.match(ok.stdout, /\| push fan-out, one process \(sends\/s\) \| [\d,.]+ \| web_push \| [\d,.]+ \| [\d.]+× \| ≥ 0.8 \|/);
+  const bad = await run1(['--smoke', '--only', 'fanout']);
+  assert.notEqual(bad.error, null);
+  assert.match(bad.stderr, /--only: no bench key fanout \(the keys: size_gz_bytes, .*fanout_sends_s/);
 });

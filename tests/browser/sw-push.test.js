@@ -144,3 +144,61 @@ test('notificationclick: the not-useful action reaches the server as feedback, t
     { messageId: 'tip-1', action: 'not-useful', category: 'tips' });
   assert.equal(feedback[0].key, queued.id, 'sent with the outbox entry id as its idempotency key');
 });
+
+test('declarative Web Push: a real push of the JSON opens the envelope; a failure shows the generic text, navigate same-origin only', async (t) => {
+  const world = await pushWorld(t);
+  const origin = world.demo.url;
+  const generic = { title: 'New reply', body: 'Open Field notes to read it.', navigate: `${origin}/notes` };
+  /** Delivers `payload` (JSON text) as a real push event; resolves with the worker's verdict. */
+  const pushJson = async (payload) => {
+    const before = (await world.events()).length;
+    await world.deliverPush(payload);
+    return until(async () => (await world.events()).slice(before)
+      .find((e) => e.type === 'push-shown' || e.type === 'push-rejected'), 'the worker to handle the push', 10000, 25);
+  };
+  const declarative = (message, options = {}) => world.seal(message, { declarative: generic, ...options }).toString('utf8');
+
+  const payload = declarative({ id: 'dwp-1', title: 'Anna replied', body: 'See you at the trailhead', tag: 'dwp', url: '/notes/7' });
+  assert.equal(JSON.parse(payload).web_push, 8030);
+  const shown = await pushJson(payload);
+  assert.deepEqual({ type: shown.type, id: shown.id }, { type: 'push-shown', id: 'dwp-1' }, JSON.stringify(shown));
+  const [notification] = await world.page.evaluate(() => window.notifications('dwp'));
+  assert.deepEqual({ title: notification.title, body: notification.body, data: notification.data },
+    { title: 'Anna replied', body: 'See you at the trailhead', data: { id: 'dwp-1', url: '/notes/7', category: null, data: null } });
+
+  // The same payload again is a replay: the generic text, not the message, and not the configured fallback.
+  const replayed = await pushJson(payload);
+  assert.deepEqual({ type: replayed.type, code: replayed.code, declarative: replayed.declarative },
+    { type: 'push-rejected', code: 'replayed', declarative: true });
+  let [fallback] = await world.page.evaluate((tag) => window.notifications(tag), FALLBACK_TAG);
+  assert.deepEqual({ title: fallback.title, body: fallback.body, data: fallback.data },
+    { title: 'New reply', body: 'Open Field notes to read it.', data: { fallback: true, code: 'replayed', url: `${origin}/notes` } });
+
+  // Signed by no one, with a foreign navigate URL put in on the way: generic text, and no click target.
+  const unsigned = JSON.parse(sealPush({ recipientPublicKey: (await world.page.evaluate(() => window.sp.pushKey())).publicKey,
+    message: { id: 'dwp-2', title: 'Who sent this?' }, declarative: generic }).toString('utf8'));
+  unsigned.notification.navigate = 'https://evil.example/login';
+  const refused = await pushJson(JSON.stringify(unsigned));
+  assert.deepEqual({ type: refused.type, code: refused.code }, { type: 'push-rejected', code: 'unsigned' });
+  [fallback] = await world.page.evaluate((tag) => window.notifications(tag), FALLBACK_TAG);
+  assert.deepEqual({ title: fallback.title, data: fallback.data }, { title: 'New reply', data: { fallback: true, code: 'unsigned', url: null } });
+  const titles = (await world.page.evaluate(() => window.notifications())).map((n) => n.title);
+  assert.ok(!titles.includes('Who sent this?'), titles.join(', '));
+
+  // WebKit's pushnotification event, dispatched in this real worker: installSealpost listens to it and shows
+  // the opened message with a navigate URL.
+  const proposed = JSON.parse(declarative({ id: 'dwp-3', title: 'From pushnotification', tag: 'dwp-3', url: '/notes/3' })).notification;
+  const before = (await world.events()).length;
+  const [worker] = world.context.serviceWorkers();
+  await worker.evaluate((notification) => {
+    const event = new ExtendableEvent('pushnotification');
+    Object.defineProperty(event, 'proposedNotification', { value: notification });
+    self.dispatchEvent(event);
+  }, proposed);
+  const verdict = await until(async () => (await world.events()).slice(before)
+    .find((e) => e.type === 'push-shown' || e.type === 'push-rejected'), 'the pushnotification verdict');
+  assert.deepEqual({ type: verdict.type, id: verdict.id }, { type: 'push-shown', id: 'dwp-3' }, JSON.stringify(verdict));
+  const [fromEvent] = await world.page.evaluate(() => window.notifications('dwp-3'));
+  assert.equal(fromEvent.title, 'From pushnotification');
+  assert.deepEqual(world.csp, []);
+});

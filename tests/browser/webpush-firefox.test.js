@@ -177,6 +177,30 @@ describe('Web Push through Firefox\'s push client and a local push service', () 
     assert.equal(shown.body.length, n);
   });
 
+  it('a declarative Web Push message (web_push 8030) through Firefox: the worker opens its envelope; a replay shows its generic text', async () => {
+    const generic = { title: 'New reply', body: 'Open Field notes to read it.', navigate: `${demo.url}/notes` };
+    const payload = sealPush({ recipientPublicKey: device.publicKey, signer, declarative: generic,
+      message: { id: 'dwp-1', title: 'Declarative', body: 'Opened in the worker', tag: 'dwp', url: '/notes/1' } });
+    assert.equal(JSON.parse(payload).web_push, 8030);
+    const first = await pushed(() => send(payload));
+    assert.deepEqual(first.result, { status: 'sent', statusCode: 201 });
+    assert.deepEqual({ type: first.verdict.type, id: first.verdict.id }, { type: 'push-shown', id: 'dwp-1' },
+      JSON.stringify(first.verdict));
+    const [shown] = await notifications('dwp');
+    assert.deepEqual({ title: shown.title, body: shown.body, url: shown.data.url },
+      { title: 'Declarative', body: 'Opened in the worker', url: '/notes/1' });
+    const replay = await pushed(() => send(payload));
+    assert.deepEqual({ type: replay.verdict.type, code: replay.verdict.code, declarative: replay.verdict.declarative },
+      { type: 'push-rejected', code: 'replayed', declarative: true });
+    const [fallback] = await notifications(FALLBACK_TAG);
+    assert.deepEqual({ title: fallback.title, body: fallback.body, data: fallback.data },
+      { title: 'New reply', body: 'Open Field notes to read it.', data: { fallback: true, code: 'replayed', url: `${demo.url}/notes` } });
+    // Nothing but the worker showed a notification for either push (no second copy of the generic one).
+    const titles = (await notifications()).map((n) => n.title);
+    assert.equal(titles.filter((title) => title === 'New reply').length, 1, titles.join(', '));
+    assert.equal(titles.filter((title) => title === 'Declarative').length, 1, titles.join(', '));
+  });
+
   it('subscribe() with another VAPID key replaces the subscription; after unsubscribe() it is expired', async () => {
     const old = device;
     const other = { subject: 'mailto:ops@sealpost.invalid', ...generateVAPIDKeys() };

@@ -207,3 +207,64 @@ test('createPushQueue and pushWorker check their options before connecting', asy
   await assert.rejects(pushWorker({ connection: {} }), { code: 'invalid-argument' });
   await assert.rejects(pushWorker({ connection: {}, vapidDetails: {}, onExpired: 'no' }), { code: 'invalid-argument' });
 });
+
+test('createPushQueue.add(..., {declarative}) makes each pushWorker job send a declarative Web Push message', async (t) => {
+  const redis = await startRedisServer();
+  const { createClient } = await import('redis');
+  const clients = [createClient({ url: redis.url }), createClient({ url: redis.url })];
+  for (const client of clients) {
+    client.on('error', () => {});
+    await client.connect();
+  }
+  const core = await createCore();
+  const tls = selfSignedCertificate();
+  const signer = generateSignerKeyPair();
+  const signerKey = Buffer.from(signer.publicKey, 'base64url');
+  const vapid = { subject: 'mailto:ops@example.com', ...generateVAPIDKeys() };
+  const received = [];
+  const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      received.push({ n: Number(req.url.slice('/push/'.length)), body: Buffer.concat(chunks) });
+      res.writeHead(201).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `https://127.0.0.1:${server.address().port}`;
+  const agent = new https.Agent({ ca: tls.cert });
+  const devices = Array.from({ length: 3 }, (_, n) => {
+    const handle = core.keyGenerate(KeyKind.box);
+    return { n, handle, browser: browserSubscription(origin, String(n)), publicKey: Buffer.from(core.keyPublic(handle)).toString('base64url') };
+  });
+  const worker = await pushWorker({ connection: clients[1], name: 'dwp-test', signer, vapidDetails: vapid, agent,
+    allowPrivateAddresses: true });
+  const queue = await createPushQueue({ connection: clients[0], name: 'dwp-test' });
+  t.after(async () => {
+    await worker.close();
+    await queue.close();
+    for (const client of clients) await client.destroy();
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await redis.stop();
+  });
+
+  const generic = { title: 'New deploy', navigate: 'https://app.example/deploys' };
+  await assert.rejects(queue.add([], { title: 't' }, { declarative: { title: 'x', navigate: '/deploys' } }),
+    { code: 'invalid-argument' }, 'checked at add(), not in every job');
+  const list = devices.map(({ n, browser, publicKey }) => ({ n, subscription: browser.json, publicKey }));
+  const added = await queue.add(list, { title: 'Deploy finished', url: '/deploys/1' }, { declarative: generic });
+  for (const end = Date.now() + 30000; received.length < devices.length;) {
+    assert.ok(Date.now() < end, `3 sends, got ${received.length}`);
+    await sleep(50);
+  }
+  for (const { n, body } of received) {
+    const payload = JSON.parse(decryptRfc8291(body, devices[n].browser).toString('utf8'));
+    assert.equal(payload.web_push, 8030);
+    assert.deepEqual({ title: payload.notification.title, navigate: payload.notification.navigate }, generic);
+    const envelope = Buffer.from(payload.notification.data.sealpost, 'base64url');
+    const opened = core.pushOpen([devices[n].handle], [signerKey], envelope, Math.floor(Date.now() / 1000), 300);
+    assert.deepEqual({ id: opened.id, title: opened.message.title }, { id: added.messageId, title: 'Deploy finished' });
+  }
+});

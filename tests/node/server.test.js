@@ -284,3 +284,97 @@ test('sending refuses endpoints an app server must not reach, and passes on text
   assert.equal(result.status, 'rejected');
   assert.equal(result.code, 'endpoint-refused');
 });
+
+test('declarative: sealPush wraps the envelope in a web_push 8030 message that goes out as it is and opens', async (t) => {
+  const service = await pushService(vapid);
+  t.after(() => service.close());
+  const signer = generateSignerKeyPair();
+  const rx = await PushReceiver.open({ indexedDB: new IDBFactory(), trustedSigners: [signer.publicKey] });
+  t.after(() => rx.close());
+
+  const payload = sealPush({ recipientPublicKey: rx.publicKey, signer,
+    message: { id: 'm-1', title: 'Reply from Ada', body: 'See you at 6', url: '/notes/42' },
+    declarative: { title: 'New reply', body: 'Open Field notes to read it.', navigate: 'https://app.example/notes' } });
+  const json = JSON.parse(payload.toString('utf8'));
+  // mutable twice: at the top level (the spec) and in notification (WebKit bug 296770).
+  assert.deepEqual(Object.keys(json), ['web_push', 'notification', 'mutable']);
+  assert.equal(json.web_push, 8030);
+  assert.equal(json.mutable, true);
+  const { data, ...generic } = json.notification;
+  assert.deepEqual(generic, { title: 'New reply', navigate: 'https://app.example/notes', body: 'Open Field notes to read it.',
+    mutable: true });
+  assert.deepEqual(Object.keys(data), ['sealpost']);
+  assert.match(data.sealpost, /^[A-Za-z0-9_-]+$/, 'base64url, no padding');
+
+  const result = await sendToMany([{ publicKey: rx.publicKey, subscription: service.subscribe('ok') }],
+    { id: 'm-2', title: 'Second' }, { signer, vapidDetails: vapid, agent: service.agent, allowPrivateAddresses: true,
+      declarative: { title: 'New reply', navigate: '/notes', origin: 'https://app.example' } });
+  assert.deepEqual(result.map((r) => r.status), ['sent']);
+  assert.deepEqual(service.problems, []);
+  const sent = JSON.parse(service.received[0].plaintext.toString('utf8'));
+  assert.deepEqual(Object.keys(sent.notification), ['title', 'navigate', 'mutable', 'data'], 'no body when none is given');
+  assert.equal(sent.notification.navigate, 'https://app.example/notes', 'a path is resolved against origin');
+
+  assert.equal((await rx.open(data.sealpost)).title, 'Reply from Ada', 'the receiver opens the base64url envelope');
+  assert.equal((await rx.open(sent.notification.data.sealpost)).id, 'm-2');
+});
+
+test('declarative: the generic text and navigate are checked, with invalid-argument naming what is wrong', async () => {
+  const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB: new IDBFactory() });
+  const seal = (declarative) => sealPush({ recipientPublicKey: rx.publicKey, message: { title: 't' }, declarative });
+  const refused = [
+    [{ navigate: 'https://app.example/' }, /title must be text of 1 to 256/],
+    [{ title: ' ', navigate: 'https://app.example/' }, /title/],
+    [{ title: 'x'.repeat(257), navigate: 'https://app.example/' }, /title/],
+    [{ title: 't' }, /navigate is required/],
+    [{ title: 't', navigate: '/inbox' }, /navigate \/inbox is a path: Safari parses navigate without a base URL/],
+    [{ title: 't', navigate: '//evil.example/x', origin: 'https://app.example' }, /names another host/],
+    [{ title: 't', navigate: 'http://app.example/' }, /must be an https URL \(http only on localhost\), not http:/],
+    [{ title: 't', navigate: 'javascript:alert(1)' }, /https URL/],
+    [{ title: 't', navigate: 'not a url' }, /navigate is not a URL/],
+    [{ title: 't', navigate: 'https://user:pw@app.example/' }, /credentials/],
+    [{ title: 't', navigate: '/inbox', origin: 'https://app.example/inbox' }, /origin must be an origin only/],
+    [{ title: 't', navigate: '/inbox', origin: 'http://app.example' }, /https URL/],
+    [{ title: 't', navigate: 'https://app.example/', body: 7 }, /body must be text/],
+    ['Title', /must be an object/],
+  ];
+  for (const [declarative, message] of refused) {
+    assert.throws(() => seal(declarative), (e) => e instanceof SealpostError && e.code === 'invalid-argument'
+      && message.test(e.message), `${JSON.stringify(declarative)} → ${message}`);
+  }
+  // Loopback http is a secure context: allowed, for development.
+  for (const navigate of ['http://localhost:8080/n', 'http://127.0.0.1:9/n', 'http://[::1]/n']) {
+    assert.equal(JSON.parse(seal({ title: 't', navigate })).notification.navigate, new URL(navigate).href);
+  }
+  rx.close();
+});
+
+test('declarative: maxEnvelopeBytes bounds the whole payload, the JSON wrapper and base64url counted', async () => {
+  const rx = await PushReceiver.open({ allowUnsigned: true, indexedDB: new IDBFactory() });
+  const declarative = { title: 'New message', body: 'Open the app to read it.', navigate: 'https://app.example/inbox' };
+  const seal = (body, maxEnvelopeBytes) => sealPush({ recipientPublicKey: rx.publicKey, maxEnvelopeBytes, declarative,
+    message: { id: `big-${maxEnvelopeBytes}`, iat: Math.floor(Date.now() / 1000), title: 't', body: 'x'.repeat(body) } });
+  // A bare envelope of this message fits 3,993 bytes; wrapped, its base64url no longer does.
+  assert.equal(sealPush({ recipientPublicKey: rx.publicKey, message: { title: 't', body: 'x'.repeat(2900) },
+    maxEnvelopeBytes: 3993 }).length, 3993);
+  assert.throws(() => seal(2900, 3993), (e) => e.code === 'too-large' && e.size > 3993 && e.maxEnvelopeBytes === 3993
+    && /declarative payload would be \d+ bytes \(\d+ of them the JSON around the envelope\), over the maximum of 3993/.test(e.message));
+  // The largest message that fits: above the last padding bucket the envelope takes all the room there is.
+  for (const limit of [3000, 3993]) {
+    let low = 0;
+    let high = 3000;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      try { seal(mid, limit); low = mid; } catch (error) { assert.equal(error.code, 'too-large'); high = mid - 1; }
+    }
+    const payload = seal(low, limit);
+    assert.ok(payload.length <= limit && payload.length >= limit - 2, `${payload.length} bytes for a limit of ${limit}`);
+    const json = JSON.parse(payload);
+    const opened = await rx.open(json.notification.data.sealpost);
+    assert.equal(opened.body.length, low);
+    assert.throws(() => seal(low + 1, limit), { code: 'too-large' });
+  }
+  // A wrapper that leaves no room for any envelope.
+  assert.throws(() => seal(1, 200), (e) => e.code === 'too-large' && e.size > 200);
+  rx.close();
+});

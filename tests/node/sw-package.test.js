@@ -59,5 +59,6 @@ test('the classic service-worker build defines self.sealpost.installSealpost and
   assert.equal(typeof api.SealpostError, 'function');
   api.installSealpost(self, { wasmUrl: '/sealpost.wasm', outboxes: [{ name: 'notes' }], push: { allowUnsigned: true } });
   assert.deepEqual(added.sort(),
-    ['activate', 'fetch', 'install', 'message', 'notificationclick', 'periodicsync', 'push', 'pushsubscriptionchange', 'sync']);
+    ['activate', 'fetch', 'install', 'message', 'notificationclick', 'periodicsync', 'push', 'pushnotification',
+      'pushsubscriptionchange', 'sync']);
 });

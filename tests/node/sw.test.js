@@ -14,7 +14,7 @@ import { sealPush } from '../../js/server.js';
 import { startServer } from './loopback-server.js';
 import { ORIGIN, fakeScope, listen } from './worker-support.js';
 
-const EVENTS = ['install', 'activate', 'fetch', 'sync', 'periodicsync', 'push', 'pushsubscriptionchange', 'notificationclick',
+const EVENTS = ['install', 'activate', 'fetch', 'sync', 'periodicsync', 'push', 'pushnotification', 'pushsubscriptionchange', 'notificationclick',
   'message'];
 
 
@@ -36,7 +36,7 @@ test('createSealpost adds no listener; its handlers answer whether an event was 
     IDBKeyRange, outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }],
   });
   assert.deepEqual(scope.added, [], 'no listener is added');
-  const HANDLERS = ['handleFetch', 'handleSync', 'handlePeriodicSync', 'handlePush', 'handleNotificationClick',
+  const HANDLERS = ['handleFetch', 'handleSync', 'handlePeriodicSync', 'handlePush', 'handlePushNotification', 'handleNotificationClick',
     'handleMessage', 'handleInstall', 'handleActivate', 'flush', 'stats', 'deliver'];
   for (const name of HANDLERS) assert.equal(typeof sp[name], 'function', name);
 

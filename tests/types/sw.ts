@@ -2,7 +2,7 @@
 // (tsconfig.sw.json: the worker's globals only). Never run.
 /// <reference lib="webworker" />
 import { installSealpost, createSealpost, inQuietHours, mergePreferences } from 'sealpost/sw';
-import type { FlushSummary, WorkerStats, DeliverResult, Preferences } from 'sealpost/sw';
+import type { FlushSummary, WorkerStats, DeliverResult, Preferences, PushNotificationEventLike } from 'sealpost/sw';
 import { Outbox, PushReceiver, SealpostError, WebCryptoKeyStore, ready, toBase64url, fromBase64url } from 'sealpost';
 import type { PushMessage, ListedEntry } from 'sealpost';
 
@@ -46,6 +46,10 @@ self.addEventListener('message', (event) => sp.handleMessage(event) || handleApp
 self.addEventListener('install', (event) => { sp.handleInstall(event); event.waitUntil(precacheShell()); });
 self.addEventListener('activate', (event) => { sp.handleActivate(event); });
 self.addEventListener('push', (event) => { sp.handlePush(event); });
+// WebKit's event for a declarative Web Push message (not in TypeScript's lib).
+self.addEventListener('pushnotification' as 'push', (event) => {
+  sp.handlePushNotification(event as unknown as PushNotificationEventLike);
+});
 self.addEventListener('notificationclick', (event) => { sp.handleNotificationClick(event); });
 self.addEventListener('periodicsync' as 'sync', (event) => { sp.handlePeriodicSync(event); });
 render([sp.flush(), sp.stats(), sp.deliver('base64url text')]);
