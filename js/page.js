@@ -209,7 +209,8 @@ export class SealpostConnection extends EventTarget {
   /** Removes this device's push subscription; resolves with whether there was one. */
   async unsubscribe() {
     if (!this.container) return false;
-    const registration = await this.container.ready;
+    const registration = await withTimeout(this.container.ready, this.timeoutMs,
+      () => new SealpostError('no-service-worker', 'no service worker is registered for this page'));
     const subscription = await registration.pushManager?.getSubscription();
     if (!subscription) return false;
     return subscription.unsubscribe();

@@ -29,8 +29,10 @@ export function tagQueue(tag) {
  * @param {{registration?: ServiceWorkerRegistration}} self
  */
 export async function registerSync(self, queue) {
+  const sync = self.registration?.sync;
+  if (!sync) return false;
   try {
-    await self.registration.sync?.register(syncTag(queue));
+    await sync.register(syncTag(queue));
     return true;
   } catch {
     return false;
