@@ -175,6 +175,8 @@ export class FetchRoute {
         sealed = await this.seal(route, original, group);
       } catch (error) {
         const info = this.sealFailed(route, error);
+        // Not stored, so nothing of its group can wait for it: the lane goes on at once.
+        turn?.done();
         try {
           return await this.fetch(copy);
         } catch {

@@ -145,3 +145,34 @@ test('every body type and method, queued offline and replayed: the server gets t
   assert.ok(form.body.includes(Buffer.from('name="note"\r\n\r\nhéllo ✓ "quoted" line\r\nbreak\r\n--')), 'the text part');
   assert.deepEqual(w.csp, []);
 });
+
+// 1,000 requests by default (npm test's time); SEALPOST_FLOOD=10000 runs the full flood (about two minutes
+// here: each request of one group is stored, or refused, after the one before it).
+test('an offline flood stops at maxEntries with quota (507, Sealpost-Error: quota), the page stays responsive, and what was queued is sent', async (t) => {
+  const FLOOD = Number(process.env.SEALPOST_FLOOD ?? 1000);
+  const MAX = 100;
+  const w = await world(t, `maxEntries=${MAX}`);
+  const page = await w.open();
+  await w.context.setOffline(true);
+  const flood = page.evaluate((n) => window.flood(n), FLOOD);
+  // While the flood runs the page answers, and its timer keeps ticking.
+  await until(() => page.evaluate(() => window.floodProgress?.().statuses[507] > 0), 'the first quota answers', 120000);
+  const during = await page.evaluate(() => window.floodProgress());
+  const result = await flood;
+  assert.deepEqual(result.statuses, { 202: MAX, 507: FLOOD - MAX }, JSON.stringify(result));
+  assert.deepEqual(result.errors, { quota: FLOOD - MAX }, 'every refused request says quota');
+  assert.ok(result.ticks > during.ticks, `the page timer kept ticking (${during.ticks} → ${result.ticks})`);
+  const stats = await page.evaluate(() => new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = (e) => resolve(e.data);
+    navigator.serviceWorker.controller.postMessage({ type: 'sealpost:stats' }, [port2]);
+  }));
+  assert.equal(stats.queues.writes.pending, MAX, 'the queue holds maxEntries');
+  await w.context.setOffline(false);
+  await until(() => w.server.applied.size >= MAX, 'the queued requests at the server', 60000);
+  await sleep(500);
+  assert.equal(w.server.applied.size, MAX, 'the refused ones were never stored, the stored ones all sent');
+  const sent = w.server.requests.map((r) => Number(r.label.slice(1)));
+  assert.deepEqual(sent, [...sent].sort((a, b) => a - b), 'in the order they were queued');
+  assert.deepEqual(w.csp, []);
+});

@@ -190,3 +190,33 @@ test('Outbox.admit across two contexts: behind a live entry of its group (leased
   assert.deepEqual([x.behind, y.behind], [false, false]);
   for (const o of [one, two, indie]) o.outbox.close();
 });
+
+test('a request that could not be stored (quota) goes out unprotected without holding up the rest of its group', async (t) => {
+  let down = true;
+  const held = gateOn('a1');
+  const w = await world(t, {
+    gate: async (request) => {
+      await held.gate(request);
+      if (down) throw new TypeError('Failed to fetch');
+    },
+  });
+  // A worker whose queue holds one entry (no start-of-life wait: a0 stays queued).
+  const small = fakeScope({ indexedDB: new IDBFactory() });
+  small.location = w.scope.location;
+  small.fetch = w.scope.fetch;
+  installSealpost(small, { IDBKeyRange, startupBudgetMs: 1, outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/notes' },
+    group: (request) => new URL(request.url).searchParams.get('group'), maxEntries: 1 }] });
+  const post = (label) => small.dispatch('fetch', {
+    request: new Request(`${w.server.url}/notes?group=a&label=${label}`, { method: 'POST', body: label }),
+  });
+  assert.equal((await post('a0')).response.status, 202, 'stored: the queue is full now');
+  down = false;
+  const a1 = post('a1');
+  await held.arrived; // a1 was refused (quota) and is on its way out unprotected, held there
+  const stats = (await small.ask({ type: 'sealpost:stats' })).queues.notes;
+  assert.deepEqual([stats.pending, stats.inflight], [1, 0], 'a0 fills the queue; a1 is not stored');
+  const a2 = await post('a2');
+  assert.equal(a2.response.status, 201, 'a2 (refused too) was not held up behind a1');
+  held.open();
+  assert.equal((await a1).response.status, 201);
+});
