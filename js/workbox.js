@@ -158,7 +158,15 @@ export class SealpostPlugin {
     }
     const controller = new AbortController();
     state.timer = setTimeout(() => controller.abort(), worker.settings.networkTimeoutMs);
-    return new Request(steps.keyed(route, copy, sealed.id), { signal: controller.signal });
+    let outgoing;
+    try {
+      outgoing = await FetchRoute.materialized(copy);
+    } catch (error) {
+      // The body could not be read again: the stored entry is what goes out, from the queue (202).
+      state.reason = 'network';
+      throw error;
+    }
+    return new Request(steps.keyed(route, outgoing, sealed.id), { signal: controller.signal });
   }
 
   /** The answer to a queued request: passed on (the entry discarded), or the 202 for a status in queueOnStatus. */

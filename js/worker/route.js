@@ -113,6 +113,18 @@ export class FetchRoute {
     return { outbox, id, behind, leaseUntil };
   }
 
+  /**
+   * The request as the route sends it, with its body read into a Blob: a body the page gave as a
+   * ReadableStream (`duplex: 'half'`) would otherwise go out as a streaming upload, which Chromium refuses
+   * over HTTP/1.1 (the attempt would fail and the page get a 202 while the network works). The bytes and
+   * the content type (with a multipart boundary) are the ones the entry holds.
+   */
+  static async materialized(request) {
+    if (request.method === 'GET' || request.method === 'HEAD') return request;
+    const body = await request.blob();
+    return new Request(request, { body });
+  }
+
   /** The request as it goes out: with the entry's idempotency key (unless it carries the app's). */
   keyed(route, request, id) {
     return withIdempotencyKey(request, route.idempotencyHeader, id);
@@ -139,7 +151,8 @@ export class FetchRoute {
     const timer = setTimeout(() => controller.abort(), this.networkTimeoutMs);
     let answer;
     try {
-      answer = await this.fetch(this.keyed(route, request, sealed.id), { signal: controller.signal });
+      const outgoing = this.keyed(route, await FetchRoute.materialized(request), sealed.id);
+      answer = await this.fetch(outgoing, { signal: controller.signal });
     } catch (error) {
       return this.queue(route, sealed, FetchRoute.failure(error));
     } finally {

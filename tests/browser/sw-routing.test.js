@@ -146,6 +146,24 @@ test('every body type and method, queued offline and replayed: the server gets t
   assert.deepEqual(w.csp, []);
 });
 
+test('online, every body type and method gets the server\'s answer (a ReadableStream too), with the bytes and content-type the worker received', async (t) => {
+  const w = await world(t, 'digest=1');
+  const page = await w.open();
+  const answers = await page.evaluate(() => window.bodyCases('online'));
+  assert.deepEqual(answers.filter((a) => a.status !== 201), [], 'no 202 while the network works');
+  const seen = new Map((await page.evaluate(() => window.seen())).map((s) => [s.label, s]));
+  assert.deepEqual(w.server.requests.map((r) => r.label), answers.map((a) => a.label), 'once each, in order');
+  for (const r of w.server.requests) {
+    const sent = seen.get(r.label);
+    assert.equal(r.method, answers.find((a) => a.label === r.label).method, r.label);
+    assert.match(r.key ?? '', /^[0-9a-f]{32}$/, `${r.label}: the entry's key`);
+    assert.equal(r.headers['content-type'], sent.contentType ?? undefined, `${r.label}: content-type`);
+    assert.equal(sha256(r.body), sent.digest.sha256, `${r.label}: the same bytes`);
+  }
+  assert.equal(w.server.requests.find((r) => r.label === 'stream').body.length, 1500);
+  assert.deepEqual(w.csp, []);
+});
+
 // 1,000 requests by default (npm test's time); SEALPOST_FLOOD=10000 runs the full flood (about two minutes
 // here: each request of one group is stored, or refused, after the one before it).
 test('an offline flood stops at maxEntries with quota (507, Sealpost-Error: quota), the page stays responsive, and what was queued is sent', async (t) => {
