@@ -127,7 +127,7 @@ export type RequestLike = Request | ({ url: string | URL } & RequestInit);
 
 /** What each Outbox event carries in `event.detail` (ids, states, codes, counts and times, never content). */
 export interface OutboxEventMap {
-  enqueued: { queue: string; id: string; state: 'pending'; seq?: number; requeued?: boolean };
+  enqueued: { queue: string; id: string; state: 'pending' | 'inflight'; seq?: number; requeued?: boolean };
   sent: { queue: string; id: string; attempts: number; status: number };
   'retry-scheduled': { queue: string; id: string; attempts: number; code: string; nextAttemptAt: number };
   'dead-lettered': { queue: string; id: string; attempts: number; code: string };
@@ -146,6 +146,13 @@ export declare class Outbox extends EventTarget {
   static open(options: OutboxOptions): Promise<Outbox>;
   readonly name: string;
   enqueue(request: RequestLike, options?: { group?: string; metadata?: unknown }): Promise<{ id: string }>;
+  /**
+   * Stores a request its caller sends at once (the fetch route): in flight under a lease of `leaseMs`, or,
+   * with fifo ordering and a live entry of its group already queued, pending with `behind: true`.
+   */
+  admit(request: Request, options: { group?: string; leaseMs: number }): Promise<{ id: string; behind: boolean; leaseUntil: number }>;
+  /** Gives back admit()'s lease after a failed attempt: the entry is pending and due at once. */
+  release(id: string, leaseUntil: number): Promise<boolean>;
   flush(options?: FlushOptions): Promise<FlushResult>;
   size(): Promise<number>;
   stats(): Promise<{ pending: number; inflight: number; dead: number; nextAttemptAt: number | null }>;

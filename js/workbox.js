@@ -137,22 +137,36 @@ export class SealpostPlugin {
     if (event) this.hub.claims.set(event, state.done);
     const { worker, route, steps } = this.parts();
     const copy = request.clone();
+    // Requests of one fifo group go out one after the other (the route's lane); the turn ends when the
+    // strategy is done with this one.
+    const { group, turn, error: groupError } = steps.place(route, request);
+    state.turn = turn;
+    await turn?.ready;
     let sealed;
     try {
-      sealed = await steps.seal(route, request);
+      if (groupError) throw groupError;
+      sealed = await steps.seal(route, request, group);
     } catch (error) {
       state.failed = steps.sealFailed(route, error);
       return copy;
     }
-    state.outbox = sealed.outbox;
+    state.sealed = sealed;
     state.id = sealed.id;
-    if (sealed.waiting > 0) {
+    if (sealed.behind) {
       state.behind = true;
-      throw new Error(`sealpost: ${sealed.waiting} entries of ${this.name} are ahead of this request`);
+      throw new Error(`sealpost: entries of ${this.name} in this request's group are ahead of it`);
     }
     const controller = new AbortController();
     state.timer = setTimeout(() => controller.abort(), worker.settings.networkTimeoutMs);
-    return new Request(steps.keyed(route, copy, sealed.id), { signal: controller.signal });
+    let outgoing;
+    try {
+      outgoing = await FetchRoute.materialized(copy);
+    } catch (error) {
+      // The body could not be read again: the stored entry is what goes out, from the queue (202).
+      state.reason = 'network';
+      throw error;
+    }
+    return new Request(steps.keyed(route, outgoing, sealed.id), { signal: controller.signal });
   }
 
   /** The answer to a queued request: passed on (the entry discarded), or the 202 for a status in queueOnStatus. */
@@ -160,8 +174,9 @@ export class SealpostPlugin {
     clearTimeout(state.timer);
     if (!state.id) return response;
     const { route, steps } = this.parts();
-    const answer = await steps.answered(route, state.outbox, state.id, response);
+    const answer = await steps.answered(route, state.sealed, response);
     state.answered = true;
+    state.turn?.done();
     return answer;
   }
 
@@ -181,10 +196,14 @@ export class SealpostPlugin {
         if (event) {
           extend(event, worker.parts.wakeups.behindQueue(this.name, this.hub.self.navigator?.onLine !== false));
         }
+        state.turn?.done();
         return steps.queued(route, state.id, 'behind-queue');
       }
-      return steps.queued(route, state.id, state.reason ?? FetchRoute.failure(error));
+      const answer = await steps.queue(route, state.sealed, state.reason ?? FetchRoute.failure(error));
+      state.turn?.done();
+      return answer;
     }
+    state.turn?.done();
     if (state.failed) return steps.unprotectedFailed(route, state.failed);
     return undefined;
   }
@@ -198,6 +217,7 @@ export class SealpostPlugin {
   /** The strategy is done with the request (the start-of-life flush may go). */
   async handlerDidComplete({ state }) {
     clearTimeout(state.timer);
+    state.turn?.done();
     state.complete?.();
   }
 }

@@ -65,7 +65,8 @@ const DEFAULT_FLUSH_BUDGET_MS = 150000;
  * @property {number} sent  entries the server accepted in this flush
  * @property {number} retrying  entries scheduled for a later attempt in this flush
  * @property {number} dead  entries dead-lettered in this flush
- * @property {number} remaining  entries still queued (pending or inflight), dead letters excluded
+ * @property {number} remaining  entries still queued (pending or inflight), dead letters excluded, and so
+ *   are entries this instance's caller is sending itself (admit(): the fetch route's requests in flight)
  * @property {number | null} nextAttemptAt  when the earliest remaining entry falls due (outbox clock)
  * @property {boolean} [busy]  another context was draining this queue; nothing was sent
  */
@@ -121,6 +122,13 @@ export class Outbox extends EventTarget {
     this.channel = null;
     this.drainerUntil = 0;
     this.flushing = false;
+    /** Entries admit() stored in flight for this instance's caller to send: id → leaseUntil. */
+    this.held = new Map();
+  }
+
+  /** Whether `row` is in flight under a lease admit() took for this instance's caller. */
+  holds(row) {
+    return row.state === 'inflight' && this.held.get(row.id) === row.leaseUntil;
   }
 
   /** Dead-letters, as 'key-lost', every live entry whose key cannot be loaded any more. */
@@ -164,6 +172,46 @@ export class Outbox extends EventTarget {
    * @returns {Promise<{id: string}>}
    */
   async enqueue(requestOrInit, options = {}) {
+    const { id } = await this.write(requestOrInit, options, null);
+    return { id };
+  }
+
+  /**
+   * Queues a request its caller sends at once (the fetch route): stored, as enqueue() does, but in flight
+   * under a lease of `leaseMs` so that no flush (of this context or another) sends it meanwhile; with fifo
+   * ordering, a request whose group already has a live entry in the queue is stored pending instead and
+   * `behind` is true (the caller must not send it ahead of them). After a failed attempt the caller gives
+   * the lease back with release(). Rejects as enqueue() does.
+   * @param {Request} request
+   * @param {{group?: string, leaseMs: number}} options
+   * @returns {Promise<{id: string, behind: boolean, leaseUntil: number}>}
+   */
+  async admit(request, { group, leaseMs }) {
+    const leaseUntil = this.now() + leaseMs;
+    const row = await this.write(request, { group }, { leaseUntil, fifo: this.ordering === 'fifo' });
+    return { id: row.id, behind: row.behind, leaseUntil: row.behind ? 0 : leaseUntil };
+  }
+
+  /**
+   * Gives back the lease admit() took, after an attempt that did not succeed: the entry is pending and due
+   * at once. Resolves false when the entry is gone or is no longer under that lease (it ran out and a
+   * flush took the entry up).
+   */
+  async release(id, leaseUntil) {
+    this.ensureOpen();
+    try {
+      const row = await this.store.update(id, (current) => (current.queue === this.name && current.state === 'inflight'
+        && current.attempts === 0 && current.leaseUntil === leaseUntil
+        ? { ...current, state: 'pending', leaseUntil: 0 }
+        : null));
+      return Boolean(row);
+    } finally {
+      this.held.delete(id); // after the write: a flush reading the queue meanwhile still sees it held
+    }
+  }
+
+  /** enqueue() and admit(): reads, seals and stores the request → the stored row. */
+  async write(requestOrInit, options, admission) {
     this.ensureOpen();
     const group = options.group ?? '';
     if (typeof group !== 'string') throw new SealpostError('invalid-request', 'group must be a string', { field: 'group' });
@@ -173,6 +221,8 @@ export class Outbox extends EventTarget {
     const body = await readBody(request, owned);
     const id = hex(this.core.randomBytes(16));
     const groupTag = hex(this.core.groupTag(this.keys.groupKey, group));
+    // Held from before the write commits, so that a flush reading the queue at that moment already knows.
+    if (admission) this.held.set(id, admission.leaseUntil);
     let row;
     try {
       // Sealed under the current key; if another context rotated it meanwhile, sealed again under the new one.
@@ -187,17 +237,21 @@ export class Outbox extends EventTarget {
           size: record.length + chunks.reduce((sum, c) => sum + c.length, 0), keyId, lastError: null, group: groupTag,
         };
         try {
-          row = await this.store.add(entry, record, chunks, this.limits);
+          row = await this.store.add(entry, record, chunks, this.limits, admission);
         } catch (error) {
           if (!(error instanceof StaleKey) || tries > 0) throw error;
           await this.keys.refresh();
         }
       }
+    } catch (error) {
+      this.held.delete(id);
+      throw error;
     } finally {
       body.fill(0);
     }
-    this.emit('enqueued', { id, state: 'pending', seq: row.seq });
-    return { id };
+    if (row.behind) this.held.delete(id);
+    this.emit('enqueued', { id, state: row.state, seq: row.seq });
+    return row;
   }
 
   // ---------------------------------------------------------------- flush
@@ -253,11 +307,15 @@ export class Outbox extends EventTarget {
     return held;
   }
 
-  /** A flush's result: its counts, what is left and when the next of it falls due. */
+  /**
+   * A flush's result: its counts, what is left and when the next of it falls due. Entries this instance's
+   * caller is sending itself (admit(), the fetch route) are not left for a flush: they are not counted, and
+   * with nothing else left nextAttemptAt is null, so no one waits for their leases.
+   */
   async summary(counts, busy = false) {
     const rows = this.closed ? [] : await this.store.entries(this.name);
-    const result = { ...counts, remaining: rows.filter((row) => row.state !== 'dead').length,
-      nextAttemptAt: this.nextAttemptAt(rows) };
+    const remaining = rows.filter((row) => row.state !== 'dead' && !this.holds(row)).length;
+    const result = { ...counts, remaining, nextAttemptAt: remaining > 0 ? this.nextAttemptAt(rows) : null };
     if (busy) result.busy = true;
     return result;
   }
@@ -402,7 +460,11 @@ export class Outbox extends EventTarget {
   /** Deletes an entry (any state) with its record and chunks. Resolves false if there was none. */
   async discard(id) {
     this.ensureOpen();
-    return this.store.remove(id, (row) => row.queue === this.name);
+    try {
+      return await this.store.remove(id, (row) => row.queue === this.name);
+    } finally {
+      this.held.delete(id);
+    }
   }
 
   /**

@@ -134,8 +134,14 @@ export class OutboxStore {
    * @param {Uint8Array} record
    * @param {Uint8Array[]} chunks
    * @param {{maxEntries: number, maxBytes: number}} limits
+   * @param {{leaseUntil: number, fifo: boolean} | null} [admission]  for a request its caller sends at once
+   *   (the fetch route): the entry is written in flight under a lease until `leaseUntil`, so that no flush
+   *   sends it meanwhile, unless (`fifo`) a live entry of its group is already in the queue: then it is
+   *   written pending and `behind` is true. Both read in this transaction, so no entry of the group can
+   *   slip in between.
+   * @returns {Promise<object>} the row written, with `behind` when `admission` was given
    */
-  add(entry, record, chunks, limits) {
+  add(entry, record, chunks, limits, admission = null) {
     return transaction(this.db, ALL, 'readwrite', async (tx) => {
       const meta = tx.objectStore('meta');
       const [usage = { entries: 0, bytes: 0 }, seq = 0, keys] = await Promise.all([
@@ -149,15 +155,34 @@ export class OutboxStore {
         throw new SealpostError('quota',
           `the queue holds ${usage.bytes} bytes; ${entry.size} more exceed maxBytes ${limits.maxBytes}`);
       }
-      const row = { ...entry, seq: seq + 1 };
+      let row = { ...entry, seq: seq + 1 };
+      let behind = false;
+      if (admission) {
+        behind = admission.fifo && await this.liveInGroup(tx, entry.queue, entry.group);
+        if (!behind) row = { ...row, state: 'inflight', leaseUntil: admission.leaseUntil };
+      }
       meta.put(seq + 1, `seq:${entry.queue}`);
       meta.put({ entries: usage.entries + 1, bytes: usage.bytes + entry.size }, `usage:${entry.queue}`);
       tx.objectStore('entries').add(row);
       tx.objectStore('records').add(record, entry.id);
       const store = tx.objectStore('chunks');
       chunks.forEach((chunk, index) => store.add(chunk, [entry.id, index]));
-      return row;
+      return admission ? { ...row, behind } : row;
     }, STRICT);
+  }
+
+  /** Whether `queue` holds a live (pending or inflight) entry of `group`, read in transaction `tx`. */
+  liveInGroup(tx, queue, group) {
+    return new Promise((resolve, reject) => {
+      const req = tx.objectStore('entries').index('order').openCursor(this.queueRange(queue));
+      req.onsuccess = () => {
+        const cursor = req.result;
+        if (!cursor) resolve(false);
+        else if (cursor.value.group === group && cursor.value.state !== 'dead') resolve(true);
+        else cursor.continue();
+      };
+      req.onerror = () => reject(req.error);
+    });
   }
 
   /**

@@ -4,6 +4,7 @@
  * (seal, keyed, answered, queued, sealFailed) are also what SealpostPlugin (js/workbox.js) runs inside
  * a Workbox strategy.
  */
+import { LEASE_MARGIN_MS } from '../outbox/drain.js';
 import { withIdempotencyKey } from '../outbox/request.js';
 import { errorInfo } from './events.js';
 
@@ -26,6 +27,56 @@ export class FetchRoute {
     this.broadcast = broadcast;
     this.registerSync = registerSync;
     this.fetch = fetch;
+    /** The tail of each fifo group's lane ('<queue>\n<group>' → promise), while a request of it is routed. */
+    this.lanes = new Map();
+  }
+
+  /**
+   * A place in the lane of a fifo group: `ready` settles when every request of the group routed before in
+   * this context has its answer (or its 202); `done()` ends this request's turn. Requests of other groups
+   * and queues have other lanes and never wait for this one.
+   */
+  lane(key) {
+    const previous = this.lanes.get(key);
+    let end;
+    const turn = new Promise((resolve) => { end = resolve; });
+    const tail = previous ? previous.then(() => turn) : turn;
+    this.lanes.set(key, tail);
+    let ended = false;
+    return {
+      ready: previous ?? Promise.resolve(),
+      done: () => {
+        if (ended) return;
+        ended = true;
+        end();
+        if (this.lanes.get(key) === tail) this.lanes.delete(key);
+      },
+    };
+  }
+
+  /**
+   * The group a request goes into (the route's `group(request)`, '' when none) and its lane (fifo only).
+   * Taken when the request arrives, so that the lane keeps the order in which requests came.
+   * @returns {{group: string, turn: {ready: Promise<void>, done: () => void} | null, error?: unknown}}
+   */
+  place(route, request) {
+    let group;
+    try {
+      group = route.group?.(request) ?? '';
+    } catch (error) {
+      return { group: '', turn: null, error };
+    }
+    return { group, turn: route.fifo ? this.lane(`${route.name}\n${String(group)}`) : null };
+  }
+
+  /**
+   * The 202 of a stored request that was not answered: its lease (if any) is given back first, so that
+   * the entry is pending, due at once, before the next request of its group looks at the queue.
+   * @param {{outbox: any, id: string, leaseUntil: number}} sealed
+   */
+  async queue(route, sealed, reason) {
+    if (sealed.leaseUntil) await sealed.outbox.release(sealed.id, sealed.leaseUntil).catch(() => false);
+    return this.queued(route, sealed.id, reason);
   }
 
   /** The 202 a queued request gets (and the sync registration that will send it). */
@@ -49,17 +100,29 @@ export class FetchRoute {
   }
 
   /**
-   * Seals a request into the route's outbox before it goes out (in the group `route.group` names).
-   * `waiting`: with fifo ordering, how many entries of the queue are ahead of it (0 otherwise).
-   * Rejects when nothing could be stored.
-   * @returns {Promise<{outbox: any, id: string, waiting: number}>}
+   * Seals a request into the route's outbox before it goes out, in `group` (Outbox.admit): in flight under
+   * a lease that outlives the network attempt, so no flush sends it meanwhile. `behind`: with fifo ordering,
+   * a live entry of its group was already queued (waiting on a retry, failed, or held by another context),
+   * so the request must not go out ahead of it. Rejects when nothing could be stored.
+   * @returns {Promise<{outbox: any, id: string, behind: boolean, leaseUntil: number}>}
    */
-  async seal(route, request) {
+  async seal(route, request, group) {
     const outbox = (await this.outboxes()).get(route.name);
-    const group = route.group?.(request);
-    const waiting = route.fifo ? await outbox.size() : 0;
-    const { id } = await outbox.enqueue(request, { group });
-    return { outbox, id, waiting };
+    const { id, behind, leaseUntil } = await outbox.admit(request,
+      { group, leaseMs: this.networkTimeoutMs + LEASE_MARGIN_MS });
+    return { outbox, id, behind, leaseUntil };
+  }
+
+  /**
+   * The request as the route sends it, with its body read into a Blob: a body the page gave as a
+   * ReadableStream (`duplex: 'half'`) would otherwise go out as a streaming upload, which Chromium refuses
+   * over HTTP/1.1 (the attempt would fail and the page get a 202 while the network works). The bytes and
+   * the content type (with a multipart boundary) are the ones the entry holds.
+   */
+  static async materialized(request) {
+    if (request.method === 'GET' || request.method === 'HEAD') return request;
+    const body = await request.blob();
+    return new Request(request, { body });
   }
 
   /** The request as it goes out: with the entry's idempotency key (unless it carries the app's). */
@@ -71,14 +134,14 @@ export class FetchRoute {
    * What the network's answer to a stored entry means: passed on as it is (the entry removed), or, for a
    * status the route queues on, the 202 (the entry stays).
    */
-  async answered(route, outbox, id, answer) {
-    if (route.queueOnStatus.includes(answer.status)) return this.queued(route, id, `http-${answer.status}`);
-    const removed = await outbox.discard(id).catch(() => false);
+  async answered(route, sealed, answer) {
+    if (route.queueOnStatus.includes(answer.status)) return this.queue(route, sealed, `http-${answer.status}`);
+    const removed = await sealed.outbox.discard(sealed.id).catch(() => false);
     // Said once, by whoever removed the entry (a flush that sent it meanwhile says `sent` itself): `sent`
     // for a success or a redirect, as a flush would; `answered` for another status, which the page gets.
     if (removed) {
-      this.broadcast({ type: answer.status < 400 ? 'sent' : 'answered', queue: route.name, id, attempts: 1,
-        status: answer.status, direct: true });
+      this.broadcast({ type: answer.status < 400 ? 'sent' : 'answered', queue: route.name, id: sealed.id,
+        attempts: 1, status: answer.status, direct: true });
     }
     return answer;
   }
@@ -89,52 +152,60 @@ export class FetchRoute {
   }
 
   /** The network attempt of a stored entry: its answer, or the 202 when the entry stays queued. @private */
-  async attempt(route, outbox, request, id) {
+  async attempt(route, sealed, request) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.networkTimeoutMs);
     let answer;
     try {
-      answer = await this.fetch(this.keyed(route, request, id), { signal: controller.signal });
+      const outgoing = this.keyed(route, await FetchRoute.materialized(request), sealed.id);
+      answer = await this.fetch(outgoing, { signal: controller.signal });
     } catch (error) {
-      return this.queued(route, id, FetchRoute.failure(error));
+      return this.queue(route, sealed, FetchRoute.failure(error));
     } finally {
       clearTimeout(timer);
     }
-    return this.answered(route, outbox, id, answer);
+    return this.answered(route, sealed, answer);
   }
 
   /**
    * The fetch route. The request is sealed into its outbox before it goes out, so the network attempt
    * carries the entry's own idempotency key: if the answer is lost (a timeout, a killed worker), the replay
    * has the same key and the server applies the write once. An answer the route does not queue on removes
-   * the entry and goes to the page as it is. With fifo ordering, a request behind queued entries of its
-   * queue waits its turn (202) instead of overtaking them.
+   * the entry and goes to the page as it is. With fifo ordering, requests of one group go out one after
+   * the other, in the order they came (a lane per group in this context): a request waits for the answer
+   * to the one before it, and goes out when that one was answered; it gets the 202 at once ('behind-queue')
+   * when an entry of its group is left in the queue (the one before it failed or was queued on its status,
+   * or entries wait on a retry, or another context holds one in flight). Groups never wait for each other.
    * @param {import('./config.js').Route} route
    * @param {Request} original
    * @returns {{response: Promise<Response>, ahead: Promise<boolean>}} `ahead`: whether entries of the
-   *   queue were ahead of this request (settles once that is known, false if the response fails)
+   *   group were ahead of this request (settles once that is known, false if the response fails)
    */
   networkFirst(route, original) {
     let markAhead;
     const ahead = new Promise((resolve) => { markAhead = resolve; });
+    const { group, turn, error: groupError } = this.place(route, original);
+    const copy = original.clone();
     const response = (async () => {
-      const copy = original.clone();
+      await turn?.ready;
       let sealed;
       try {
-        sealed = await this.seal(route, original);
+        if (groupError) throw groupError;
+        sealed = await this.seal(route, original, group);
       } catch (error) {
         const info = this.sealFailed(route, error);
+        // Not stored, so nothing of its group can wait for it: the lane goes on at once.
+        turn?.done();
         try {
           return await this.fetch(copy);
         } catch {
           return this.unprotectedFailed(route, info);
         }
       }
-      const { outbox, id, waiting } = sealed;
-      markAhead(waiting > 0);
-      if (waiting > 0) return this.queued(route, id, 'behind-queue');
-      return this.attempt(route, outbox, copy, id);
-    })();
+      markAhead(sealed.behind);
+      if (sealed.behind) return this.queued(route, sealed.id, 'behind-queue');
+      return this.attempt(route, sealed, copy);
+    })().finally(() => turn?.done());
     return { response, ahead: Promise.race([ahead, response.then(() => false, () => false)]) };
   }
 }

@@ -71,3 +71,29 @@ test('an answer discards the entry, unless its status is in queueOnStatus; an ap
   assert.equal(await plugin.handlerDidError({ error: new Error('not ours'), state: {} }), undefined);
   assert.throws(() => new SealpostPlugin('late', { self: scope }), /top level/, 'a plugin made after the first event');
 });
+
+test('requests of one group go out one after the other: the second is handed to Workbox only once the first was answered; another group does not wait', async () => {
+  const scope = fakeScope();
+  const plugin = new SealpostPlugin('notes', { self: scope, IDBKeyRange,
+    group: (request) => new URL(request.url).searchParams.get('group') });
+  const post = (group) => new Request(`${ORIGIN}/api/notes?group=${group}`, { method: 'POST', body: group });
+  const first = {};
+  const second = {};
+  const other = {};
+  await plugin.requestWillFetch({ request: post('a'), event: fetchEvent(), state: first });
+  let handedOver = false;
+  const next = plugin.requestWillFetch({ request: post('a'), event: fetchEvent(), state: second })
+    .then((request) => { handedOver = true; return request; });
+  const elsewhere = await plugin.requestWillFetch({ request: post('b'), event: fetchEvent(), state: other });
+  assert.equal(await elsewhere.text(), 'b', 'group b went out while group a\'s first request is in flight');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(handedOver, false, 'the second request of group a waits for the first one\'s answer');
+  assert.equal((await plugin.fetchDidSucceed({ response: new Response('{}', { status: 201 }), state: first })).status, 201);
+  const sent = await next;
+  assert.equal(await sent.text(), 'a', 'then it goes out (no 202: the first one was answered)');
+  assert.equal((await plugin.fetchDidSucceed({ response: new Response('{}', { status: 201 }), state: second })).status, 201);
+  await plugin.fetchDidSucceed({ response: new Response('{}', { status: 201 }), state: other });
+  for (const state of [first, second, other]) await plugin.handlerDidComplete({ state });
+  const stats = await scope.ask({ type: 'sealpost:stats' });
+  assert.deepEqual([stats.queues.notes.pending, stats.queues.notes.inflight], [0, 0]);
+});

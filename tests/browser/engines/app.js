@@ -22,9 +22,9 @@ export async function startApp(options = {}) {
   const demo = await createDemoServer({
     port: 0, dataFile: join(dataDir, 'demo.json'), mounts: [['/t/', fixtures]], worker: options.worker ?? {},
   });
-  /** Accepted writes, in arrival order: {seq, key, group, run, contentType, canary, bytes}. */
+  /** Accepted writes, in arrival order: {seq, key, group, run, contentType, canary, bytes, method, label}. */
   const records = [];
-  /** Every POST /api/records seen: {at, key, group, run, outcome: 'dropped' | '503' | 'accepted' | 'duplicate'}. */
+  /** Every write (POST, PUT, PATCH, DELETE) to /api/records seen: {at, key, group, run, outcome: 'dropped' | '503' | 'accepted' | 'duplicate'}. */
   const log = [];
   const byKey = new Map();
   let fault = 'none';
@@ -58,6 +58,7 @@ export async function startApp(options = {}) {
     }
     const record = {
       seq: records.length + 1, key, group: entry.group, run: entry.run, contentType: req.headers['content-type'] ?? null,
+      method: req.method, label: url.searchParams.get('label'),
       canary: req.headers['x-canary'] ?? null, bytes: Buffer.concat(chunks),
     };
     records.push(record);
@@ -69,7 +70,7 @@ export async function startApp(options = {}) {
 
   const front = createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
-    if (url.pathname === '/api/records' && req.method === 'POST') {
+    if (url.pathname === '/api/records' && req.method !== 'GET' && req.method !== 'HEAD') {
       handleRecords(req, res, url).catch(() => res.destroy());
       return;
     }

@@ -8,7 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { sealPush } from '../../../js/server.js';
-import { makeRequest, BINARY_BYTES } from '../fixtures/engines/bodies.js';
+import { makeRequest, BINARY_BYTES, FORM_FILE, FORM_TEXT, STREAM_CHUNKS, pattern } from '../fixtures/engines/bodies.js';
 import { startApp } from './app.js';
 import { sleep, until } from '../sw-setup.js';
 
@@ -211,6 +211,76 @@ async function assertNothingPlainAtRest(driver, queued) {
   }
 }
 
+/**
+ * A multipart/form-data body as the server got it agrees with the boundary of its content type and holds
+ * the FormData case's two parts intact.
+ */
+function assertFormData(got) {
+  const boundary = /^multipart\/form-data; ?boundary=(.+)$/.exec(got.contentType ?? '')?.[1];
+  assert.ok(boundary, `a multipart content type with its boundary: ${got.contentType}`);
+  const text = got.bytes.toString('latin1');
+  assert.ok(text.startsWith(`--${boundary}\r\n`) && text.endsWith(`--${boundary}--\r\n`), 'framed by its boundary');
+  assert.ok(got.bytes.includes(Buffer.from(`name="note"\r\n\r\n${FORM_TEXT}\r\n--${boundary}`)), 'the text part');
+  const head = `name="file"; filename="${FORM_FILE.name}"\r\nContent-Type: ${FORM_FILE.type}\r\n\r\n`;
+  const at = text.indexOf(head);
+  assert.ok(at > 0, 'the file part\'s headers');
+  const file = got.bytes.subarray(at + head.length, at + head.length + FORM_FILE.length);
+  assert.ok(Buffer.from(pattern(FORM_FILE.length, FORM_FILE.seed)).equals(file), 'the file part byte for byte');
+  assert.equal(got.bytes.subarray(at + head.length + FORM_FILE.length).toString('latin1'), `\r\n--${boundary}--\r\n`);
+}
+
+/**
+ * Every body type and method, queued while the server drops connections and sent by a page-asked flush:
+ * each arrives once, in order, with the bytes and content type the browser makes of the same init. A
+ * ReadableStream body the engine refuses must fail clearly in the page and leave nothing stored.
+ * → a line saying what the engine did with the stream.
+ */
+async function bodyTypesRun(driver, app, build) {
+  const run = `bodies-${build}`;
+  await openApp(driver, app, build, '?flushOn=none');
+  assert.equal(live(await stats(driver)), 0, 'the outbox starts empty');
+  app.setFault('drop');
+  const answers = await driver.evaluate((r) => window.engine.bodyCases(r), run);
+  const queued = answers.filter((a) => a.status === 202);
+  const refused = answers.filter((a) => a.status !== 202);
+  assert.deepEqual(refused.filter((a) => a.label !== 'stream'), [], 'every body but a stream is queued');
+  for (const a of refused) {
+    assert.ok(a.status === 0 && /^(TypeError|NotSupportedError): /.test(a.error), `a refused stream fails clearly: ${a.error}`);
+  }
+  for (const a of queued) assert.match(a.queued ?? '', /^[0-9a-f]{32}$/, a.label);
+  assert.equal(live(await stats(driver)), queued.length, 'what was answered 202 is queued, nothing else');
+  await untilQuiet(driver, app, run);
+  app.setFault('none');
+  await driver.evaluate(() => window.sp.flush());
+  await until(() => app.accepted(run).length >= queued.length, `${queued.length} requests of ${run} at the server`, 30000, 100);
+  await sleep(500);
+  const accepted = app.accepted(run);
+  assert.deepEqual(accepted.map((r) => r.label), queued.map((a) => a.label), 'each once, in the order they were made');
+  for (const [i, got] of accepted.entries()) {
+    const sent = queued[i];
+    assert.equal(got.key, sent.queued, `${sent.label}: the entry id as Idempotency-Key`);
+    assert.equal(got.method, sent.method, `${sent.label}: method`);
+    if (sent.label === 'formdata') {
+      assertFormData(got);
+    } else {
+      assert.equal(got.contentType, sent.expected.contentType, `${sent.label}: content-type`);
+      assert.ok(Buffer.from(sent.expected.bytes, 'base64').equals(got.bytes), `${sent.label}: body bytes`);
+    }
+  }
+  assert.equal(live(await stats(driver)), 0, 'nothing left in the outbox');
+  // What the engine makes of a ReadableStream body: its bytes, or (no stream bodies) something else.
+  const stream = answers.find((a) => a.label === 'stream');
+  if (stream.status !== 202) return `a ReadableStream body (duplex: 'half') is refused in the page (${stream.error}); nothing was stored`;
+  const streamBytes = Buffer.concat(STREAM_CHUNKS.map(([n, seed]) => pattern(n, seed)));
+  const made = Buffer.from(stream.expected.bytes, 'base64');
+  if (made.equals(streamBytes)) {
+    assert.equal(stream.expected.contentType, null, 'no content type was given for the stream, none is added');
+    return "a ReadableStream body (duplex: 'half') was queued and replayed byte for byte";
+  }
+  return `this engine has no stream request bodies: a ReadableStream body (duplex: 'half') is sent as ${
+    JSON.stringify(made.toString('latin1').slice(0, 40))} (${stream.expected.contentType}) with or without sealpost, and sealpost keeps exactly that`;
+}
+
 /** The rungs of the ladder: how each is pulled, and the flush trigger that must have delivered. */
 const RUNGS = {
   online: {
@@ -394,6 +464,10 @@ export function engineSuite({ engine, launch, launchForWorkerLife, builds, csp, 
             assert.match(got.key ?? '', /^[0-9a-f]{32}$/, 'the entry id as Idempotency-Key');
           }
           assert.equal(live(await stats(driver)), 0, 'the entries are gone once answered');
+        });
+
+        test('every body type and method (FormData with a file, Blob, ArrayBuffer, URLSearchParams, ReadableStream, empty POST, PUT, PATCH, DELETE), queued and replayed byte for byte with its content type', ONE_TEST, async (t) => {
+          t.diagnostic(await bodyTypesRun(driver, apps[build], build));
         });
 
         test(`rung: ${RUNGS.online.title}, after the server dropped the connections`, ONE_TEST, async (t) => {
