@@ -1,0 +1,25 @@
+// The model-based test of the outbox drain (tests/node/outbox-model.js): a bounded number of random
+// command sequences in `npm test`, and the regression cases fast-check found, kept as fixed sequences.
+//   SEALPOST_MODEL_RUNS=<n>    runs of the random test (default below)
+//   SEALPOST_MODEL_SEED=<int>  replays a seed (printed by every run); SEALPOST_MODEL_PATH=<path> with it
+//                              replays one failing case, as fast-check prints it
+// `npm run model` is the long run (scripts/model.mjs, 100000 runs unless SEALPOST_MODEL_RUNS says otherwise).
+import test from 'node:test';
+
+import { fc, property, stats } from './outbox-model.js';
+
+const DEFAULT_RUNS = 1000;
+
+test('model: random sequences of enqueue, flush, kills, lost answers, 5xx/429, 4xx, clock jumps and key rotation keep every invariant', async (t) => {
+  const numRuns = Number(process.env.SEALPOST_MODEL_RUNS ?? DEFAULT_RUNS);
+  const seed = Number(process.env.SEALPOST_MODEL_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
+  const path = process.env.SEALPOST_MODEL_PATH;
+  const line = `outbox model: seed ${seed}, ${numRuns} runs (replay: SEALPOST_MODEL_SEED=${seed})`;
+  t.diagnostic(line);
+  console.log(line);
+  const started = Date.now();
+  await fc.assert(property(), { numRuns, seed, ...(path ? { path } : {}) });
+  const done = `outbox model: ${numRuns} runs passed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(stats)}`;
+  t.diagnostic(done);
+  console.log(done);
+});
