@@ -34,12 +34,13 @@ export const stats = { runs: 0, commands: 0, entries: 0, attempts: 0, flushes: 0
 const QUEUE = 'notes';
 const DB = 'sealpost-outbox';
 const LEASE_MARGIN_MS = 5000; // js/outbox/drain.js
+const FLUSH_BUDGET_MS = 150000; // js/outbox/outbox.js: flush's default deadline
 const GROUPS = ['', 'a', 'b', 'c'];
 const RETRY_ON = [408, 409, 425, 429, 500, 502, 503, 504]; // the default retryOn
 
 // ------------------------------------------------------------------------------------------ arbitraries
 
-const faultArb = fc.oneof(
+const faultKindArb = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ type: 'ok' }) },
   { weight: 2, arbitrary: fc.constant({ type: 'lost' }) },
   { weight: 2, arbitrary: fc.constant({ type: 'drop' }) },
@@ -52,6 +53,14 @@ const faultArb = fc.oneof(
   { weight: 1, arbitrary: fc.record({ type: fc.constant('status'), status: fc.constantFrom(400, 401, 404, 422),
     retryAfter: fc.constant(null) }) },
 );
+/**
+ * What the server does with one attempt of an entry, and how long it takes on the outbox clock: mostly no
+ * time; sometimes long enough to outlive the attempt's lease, or the flush's 150 s deadline.
+ */
+const faultArb = fc.record({
+  fault: faultKindArb,
+  latency: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.constantFrom(700, 40000, 200000) }),
+}).map(({ fault, latency }) => ({ ...fault, latency }));
 
 /** One run's outbox configuration. */
 export const configArb = fc.record({
@@ -149,7 +158,8 @@ function plan(model, now, tried = new Map()) {
 
 /** What the server does with an attempt of entry `e` (shared by the fake server and the model's copy of it). */
 function serve(server, e, key) {
-  const fault = e.faults[server.receipts.get(e.n) ?? 0] ?? { type: 'ok' };
+  const fault = e.faults[server.receipts.get(e.n) ?? 0] ?? { type: 'ok', latency: 0 };
+  const latency = fault.latency ?? 0;
   server.receipts.set(e.n, (server.receipts.get(e.n) ?? 0) + 1);
   const apply = () => {
     if (server.keys.has(key)) return; // de-duplicated: the stored answer is replayed
@@ -158,16 +168,16 @@ function serve(server, e, key) {
     server.order.push(e.n);
   };
   switch (fault.type) {
-    case 'ok': apply(); return { kind: 'response', status: 201, retryAfter: null };
-    case 'lost': apply(); return { kind: 'network' };
-    case 'drop': return { kind: 'network' };
+    case 'ok': apply(); return { kind: 'response', status: 201, retryAfter: null, latency };
+    case 'lost': apply(); return { kind: 'network', latency };
+    case 'drop': return { kind: 'network', latency };
     default:
       // An applied key gets its stored success (the de-duplication layer answers before validation);
       // 5xx/429 come from in front of it (a proxy, a rate limiter) and are answered anyway.
       if (fault.status < 500 && fault.status !== 429 && server.keys.has(key)) {
-        return { kind: 'response', status: 201, retryAfter: null };
+        return { kind: 'response', status: 201, retryAfter: null, latency };
       }
-      return { kind: 'response', status: fault.status, retryAfter: fault.retryAfter };
+      return { kind: 'response', status: fault.status, retryAfter: fault.retryAfter, latency };
   }
 }
 
@@ -198,17 +208,21 @@ class Model {
   }
 
   /**
-   * One flush at `now` that nobody interrupts: the drain's rounds (plan, dead-letter the expired, attempt
-   * the due in order; fifo stops a round at the first entry that is not sent or dead). → the flush result.
+   * One flush starting at `start` that nobody interrupts: the drain's rounds (plan, dead-letter the
+   * expired, attempt the due in order; fifo stops a round at the first entry that is not sent or dead),
+   * no attempt started at or after start + 150 s (flush's default deadline). The server's latency moves
+   * the clock. → {result, end}: the flush result and the clock when it returned.
    */
-  flush(now, offline) {
+  flush(start, offline) {
+    let now = start;
+    const deadline = start + FLUSH_BUDGET_MS;
     if (this.policy.locks === 'idb-lease' && now < this.deadDrainerUntil) {
-      return this.result(now, { sent: 0, retrying: 0, dead: 0 }, true);
+      return { result: this.result(now, { sent: 0, retrying: 0, dead: 0 }, true), end: now };
     }
     this.deadDrainerUntil = 0;
     const tally = { sent: 0, retrying: 0, dead: 0 };
     const tried = new Map();
-    for (let round = 0; round < 4096; round += 1) {
+    for (let round = 0; round < 4096 && now < deadline; round += 1) {
       const p = plan(this, now, tried);
       for (const e of p.expired) {
         Object.assign(e, { state: 'dead', leaseUntil: 0, lastError: 'expired' });
@@ -216,32 +230,35 @@ class Model {
       }
       if (p.due.length === 0) break;
       for (const e of p.due) {
+        if (now >= deadline) break;
         tried.set(e.n, 1);
-        const result = this.attempt(e, now, offline);
+        let result;
+        ({ result, now } = this.attempt(e, now, offline));
         tally[result] += 1;
         if (this.policy.ordering === 'fifo' && result === 'retrying') break;
       }
     }
-    return this.result(now, tally, false);
+    return { result: this.result(now, tally, false), end: now };
   }
 
-  /** One attempt on `e` at `now` → 'sent' | 'retrying' | 'dead'. */
+  /** One attempt on `e` started at `now` → {result: 'sent' | 'retrying' | 'dead', now: when the answer came}. */
   attempt(e, now, offline) {
     e.attempts += 1;
-    const outcome = offline ? { kind: 'network' } : serve(this.server, e, e.id);
+    const outcome = offline ? { kind: 'network', latency: 0 } : serve(this.server, e, e.id);
+    now += outcome.latency;
     const decision = decide(this.policy, e, now, outcome);
     if (decision.action === 'sent') {
       e.state = 'gone';
       this.unconfirmed.delete(e.n);
-      return 'sent';
+      return { result: 'sent', now };
     }
     if (this.server.keys.has(e.id)) this.unconfirmed.add(e.n);
     if (decision.action === 'dead') {
       Object.assign(e, { state: 'dead', leaseUntil: 0, lastError: decision.code });
-      return 'dead';
+      return { result: 'dead', now };
     }
     Object.assign(e, { state: 'pending', leaseUntil: 0, nextAttemptAt: decision.nextAttemptAt, lastError: decision.code });
-    return 'retrying';
+    return { result: 'retrying', now };
   }
 
   result(now, tally, busy) {
@@ -362,7 +379,7 @@ export class Env {
     }
     this.attemptLog.push({ n, key, at: now });
     stats.attempts += 1;
-    const call = { n, reached: false, outcome: null, killed: false };
+    const call = { n, at: now, reached: false, outcome: null, killed: false };
     this.flushLog?.push(call);
     if (this.rotateAtFetch && this.flushLog?.length === this.rotateAtFetch) {
       // Another part of the worker rotates the key while this attempt is in flight.
@@ -375,10 +392,11 @@ export class Env {
     call.reached = true;
     const outcome = serve(this.server, e, key);
     call.outcome = outcome;
+    this.clock.advance(outcome.latency); // the server's time to answer
     // after-apply: the server did its part; the worker died before the answer arrived.
     if (call.killed || outcome.kind === 'network') throw new TypeError('connection lost');
     const headers = {};
-    const ra = retryAfterHeader(outcome.retryAfter, now);
+    const ra = retryAfterHeader(outcome.retryAfter, this.clock.now()); // written when the server answers
     if (ra !== null) headers['retry-after'] = ra;
     return new Response(outcome.status === 201 ? '{"ok":true}' : 'error', { status: outcome.status, headers });
   }
@@ -434,7 +452,7 @@ export class Env {
   async reconcile(calls, now, label) {
     const { rows, drainer } = await this.rows();
     const byN = new Map(calls.map((c) => [c.n, c]));
-    const leaseUntil = now + this.policy.requestTimeoutMs + LEASE_MARGIN_MS;
+    const lease = this.policy.requestTimeoutMs + LEASE_MARGIN_MS;
     for (const e of this.model.entries) {
       if (e.state === 'gone') {
         assert.equal(rows.get(e.id), undefined, `${label}: a removed entry ${e.n} came back`);
@@ -452,7 +470,7 @@ export class Env {
       } else {
         // The attempt was leased (attempts + 1), and its result may or may not have been written.
         e.attempts += 1;
-        allowed.push({ ...e, state: 'inflight', leaseUntil });
+        allowed.push({ ...e, state: 'inflight', leaseUntil: call.at + lease });
         if (call.reached) {
           // Replay the server's answer in the model's copy of the server.
           const outcome = serve(this.model.server, e, e.id);
@@ -460,8 +478,8 @@ export class Env {
           if (this.model.server.keys.has(e.id)) this.model.unconfirmed.add(e.n);
         }
         if (!call.killed) {
-          const outcome = call.reached ? call.outcome : { kind: 'network' };
-          const decision = decide(this.policy, e, now, outcome);
+          const outcome = call.reached ? call.outcome : { kind: 'network', latency: 0 };
+          const decision = decide(this.policy, e, call.at + outcome.latency, outcome);
           if (decision.action === 'sent') allowed.push({ ...e, state: 'gone' });
           else if (decision.action === 'dead') allowed.push({ ...e, state: 'dead', leaseUntil: 0, lastError: decision.code });
           else allowed.push({ ...e, state: 'pending', leaseUntil: 0, nextAttemptAt: decision.nextAttemptAt, lastError: decision.code });
@@ -569,16 +587,17 @@ class Flush {
     }
     env.raise();
     if (env.killed) {
-      await env.reconcile(calls, now, `${this} (killed)`);
+      await env.reconcile(calls, env.clock.now(), `${this} (killed)`);
       await env.open();
       await env.compare(`${this}: after the restart`);
       return;
     }
     if (error) throw error;
-    const expected = model.flush(now, this.offline);
+    const { result: expected, end } = model.flush(now, this.offline);
     stats.flushes += 1;
     if (expected.busy) stats.busy += 1;
     assert.deepEqual(result, expected, `${this}: flush result`);
+    assert.equal(env.clock.now(), end, `${this}: the server's latency the flush waited through`);
     await env.compare(String(this));
   }
   toString() {
