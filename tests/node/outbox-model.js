@@ -213,8 +213,9 @@ class Model {
    * no attempt started at or after start + 150 s (flush's default deadline). The server's latency moves
    * the clock. → {result, end}: the flush result and the clock when it returned.
    */
-  flush(start, offline) {
+  flush(start, offline, page = null, ids = new Map()) {
     let now = start;
+    let attempts = 0;
     const deadline = start + FLUSH_BUDGET_MS;
     if (this.policy.locks === 'idb-lease' && now < this.deadDrainerUntil) {
       return { result: this.result(now, { sent: 0, retrying: 0, dead: 0 }, true), end: now };
@@ -233,12 +234,25 @@ class Model {
         if (now >= deadline) break;
         tried.set(e.n, 1);
         let result;
+        attempts += 1;
+        if (page && attempts === page.at) { // the page enqueues while this attempt is in flight
+          const added = this.add(page, now);
+          added.id = ids.get(added.n) ?? null;
+        }
         ({ result, now } = this.attempt(e, now, offline));
         tally[result] += 1;
         if (this.policy.ordering === 'fifo' && result === 'retrying') break;
       }
     }
     return { result: this.result(now, tally, false), end: now };
+  }
+
+  /** A new entry, queued at `now`. */
+  add({ group, faults }, now) {
+    const n = this.entries.length;
+    this.entries.push({ n, id: null, group, faults, createdAt: now, state: 'pending', attempts: 0, lastError: null,
+      nextAttemptAt: now, leaseUntil: 0 });
+    return this.entries[n];
   }
 
   /** One attempt on `e` started at `now` → {result: 'sent' | 'retrying' | 'dead', now: when the answer came}. */
@@ -317,15 +331,20 @@ export class Env {
     this.rotateAtFetch = 0;
     this.pendingRotation = null;
     this.violations = [];
+    this.page = null; // a page's Outbox instance, opened on first use
+    this.pageAt = null;
+    this.nextN = 0;
+    this.queuedMidFlush = new Map();
+  }
+
+  options() {
+    const { ordering, jitter, baseDelayMs, factor, maxDelayMs, maxAttempts, maxAgeMs, requestTimeoutMs } = this.config;
+    return { name: QUEUE, indexedDB: this.factory, now: this.clock.now, broadcast: false, ordering,
+      retry: { jitter, baseDelayMs, factor, maxDelayMs, maxAttempts, maxAgeMs, requestTimeoutMs }, locks: this.locks };
   }
 
   async open() {
-    const { ordering, jitter, baseDelayMs, factor, maxDelayMs, maxAttempts, maxAgeMs, requestTimeoutMs } = this.config;
-    this.outbox = await Outbox.open({
-      name: QUEUE, indexedDB: this.factory, now: this.clock.now, broadcast: false, ordering,
-      retry: { jitter, baseDelayMs, factor, maxDelayMs, maxAttempts, maxAgeMs, requestTimeoutMs },
-      locks: this.locks, fetch: (request, init) => this.fetch(request, init),
-    });
+    this.outbox = await Outbox.open({ ...this.options(), fetch: (request, init) => this.fetch(request, init) });
     this.steps = 0;
     this.killed = false;
     const outbox = this.outbox;
@@ -364,7 +383,7 @@ export class Env {
     if (this.killed) throw new TypeError('the worker is gone');
     const key = request.headers.get('idempotency-key');
     const { n } = JSON.parse(await request.text());
-    const e = this.model.entries[n];
+    const e = this.model.entries[n] ?? this.queuedMidFlush.get(n);
     const now = this.clock.now();
     // Invariants of every attempt, against the model's state before this flush. A failed check is kept
     // (the drain would take a throw here for a network error) and raised after the flush.
@@ -381,6 +400,7 @@ export class Env {
     stats.attempts += 1;
     const call = { n, at: now, reached: false, outcome: null, killed: false };
     this.flushLog?.push(call);
+    if (this.pageAt && this.flushLog?.length === this.pageAt.at) await this.pageActs(this.pageAt);
     if (this.rotateAtFetch && this.flushLog?.length === this.rotateAtFetch) {
       // Another part of the worker rotates the key while this attempt is in flight.
       this.pendingRotation = this.outbox.rotateKey();
@@ -401,6 +421,34 @@ export class Env {
     return new Response(outcome.status === 201 ? '{"ok":true}' : 'error', { status: outcome.status, headers });
   }
 
+  /**
+   * A page (a second Outbox instance on the same IndexedDB, open for the rest of the run) queues an entry
+   * while the worker's attempt is in flight, and tries to flush: it must be told the queue is busy.
+   */
+  async pageActs({ group, faults, flush }) {
+    if (!this.page) {
+      this.page = await Outbox.open({ ...this.options(), fetch: () => {
+        this.violations.push(new Error('the page sent a request while the worker was draining'));
+        throw new TypeError('no');
+      } });
+    }
+    const n = this.nextN;
+    const now = this.clock.now();
+    const { id } = await this.page.enqueue(this.request(n), { group });
+    this.nextN += 1;
+    this.ids.set(n, id);
+    this.queuedMidFlush.set(n, { n, id, group, faults, createdAt: now, state: 'pending', nextAttemptAt: now });
+    if (flush) {
+      const result = await this.page.flush();
+      if (!result.busy) this.violations.push(new Error(`a second context flushed while the worker drained: ${JSON.stringify(result)}`));
+    }
+  }
+
+  request(n) {
+    return { url: `https://api.example/notes/${n}`, method: 'POST', body: JSON.stringify({ n }),
+      headers: { 'content-type': 'application/json' } };
+  }
+
   /** Raises the first invariant an attempt broke. */
   raise() {
     if (this.violations.length > 0) throw this.violations[0];
@@ -409,6 +457,7 @@ export class Env {
   async close() {
     await this.pendingRotation?.catch(() => {});
     this.outbox?.close();
+    this.page?.close();
   }
 
   // ---------------------------------------------------------------- checks
@@ -547,21 +596,25 @@ class Enqueue {
   constructor({ group, faults }) { this.group = group; this.faults = faults; }
   check() { return true; }
   async run(model, env) {
-    stats.entries += 1;
-    const n = model.entries.length;
-    const { id } = await env.outbox.enqueue({ url: `https://api.example/notes/${n}`, method: 'POST',
-      body: JSON.stringify({ n }), headers: { 'content-type': 'application/json' } }, { group: this.group });
+    const n = env.nextN;
+    const { id } = await env.outbox.enqueue(env.request(n), { group: this.group });
+    env.nextN += 1;
     env.ids.set(n, id);
-    const now = env.clock.now();
-    model.entries.push({ n, id, group: this.group, faults: this.faults, createdAt: now, state: 'pending',
-      attempts: 0, lastError: null, nextAttemptAt: now, leaseUntil: 0 });
+    model.add(this, env.clock.now()).id = id;
   }
   toString() { return `enqueue(${JSON.stringify(this.group)}, ${JSON.stringify(this.faults)})`; }
 }
 
 class Flush {
-  /** @param {{offline: boolean, kill: null | {step: number, inFetch: string}, rotateAt: number}} options */
-  constructor({ offline, kill, rotateAt }) { this.offline = offline; this.kill = kill; this.rotateAt = rotateAt; }
+  /**
+   * @param {{offline: boolean, kill: null | {step: number, inFetch: string}, rotateAt: number,
+   *   page?: null | {at: number, group: string, faults: object[], flush: boolean}}} options
+   *   kill: the worker dies at its step-th write or fetch; rotateAt: the worker rotates the key during its
+   *   rotateAt-th fetch; page: a page queues an entry (and tries to flush) during the worker's at-th fetch
+   */
+  constructor({ offline, kill, rotateAt, page = null }) {
+    Object.assign(this, { offline, kill, rotateAt, page });
+  }
   check() { return true; }
   async run(model, env) {
     const now = env.clock.now();
@@ -571,6 +624,8 @@ class Flush {
     env.killAt = this.kill ? { ...this.kill } : null;
     env.steps = 0;
     env.rotateAtFetch = this.rotateAt;
+    env.pageAt = this.page;
+    env.queuedMidFlush.clear();
     let result;
     let error = null;
     try {
@@ -582,6 +637,7 @@ class Flush {
       env.offline = false;
       env.killAt = null;
       env.rotateAtFetch = 0;
+      env.pageAt = null;
       await env.pendingRotation;
       env.pendingRotation = null;
     }
@@ -593,7 +649,11 @@ class Flush {
       return;
     }
     if (error) throw error;
-    const { result: expected, end } = model.flush(now, this.offline);
+    const { result: expected, end } = model.flush(now, this.offline, this.page, env.ids);
+    for (const [n, queued] of env.queuedMidFlush) {
+      assert.equal(model.entries[n]?.id, queued.id, `${this}: the page's entry ${n} was queued during another attempt than the model's`);
+    }
+    assert.equal(model.entries.length, env.nextN, `${this}: entries queued`);
     stats.flushes += 1;
     if (expected.busy) stats.busy += 1;
     assert.deepEqual(result, expected, `${this}: flush result`);
@@ -602,7 +662,9 @@ class Flush {
   }
   toString() {
     return `flush(${[this.offline && 'offline', this.kill && `kill@${this.kill.step}/${this.kill.inFetch}`,
-      this.rotateAt && `rotate@fetch${this.rotateAt}`].filter(Boolean).join(', ')})`;
+      this.rotateAt && `rotate@fetch${this.rotateAt}`,
+      this.page && `page@fetch${this.page.at}(${JSON.stringify(this.page.group)}, ${JSON.stringify(this.page.faults)}${this.page.flush ? ', flush' : ''})`,
+    ].filter(Boolean).join(', ')})`;
   }
 }
 
@@ -667,6 +729,9 @@ export const commandsArb = fc.commands([
   fc.record({ offline: fc.boolean({ probability: 0.15 }), kill: fc.constant(null), rotateAt: fc.constant(0) }).map((a) => new Flush(a)),
   fc.record({ offline: fc.constant(false), kill: killArb, rotateAt: fc.constant(0) }).map((a) => new Flush(a)),
   fc.record({ offline: fc.constant(false), kill: fc.constant(null), rotateAt: fc.integer({ min: 1, max: 4 }) }).map((a) => new Flush(a)),
+  fc.record({ offline: fc.boolean({ probability: 0.15 }), kill: fc.constant(null), rotateAt: fc.constant(0),
+    page: fc.record({ at: fc.integer({ min: 1, max: 4 }), group: fc.constantFrom(...GROUPS),
+      faults: fc.array(faultArb, { maxLength: 3 }), flush: fc.boolean() }) }).map((a) => new Flush(a)),
   fc.oneof(fc.constant('next'), fc.constantFrom(1, 999, 5000, 60000, 3600000, 86400000, 8 * 86400000, -1000, -60000))
     .map((how) => new Advance(how)),
   fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 })).map((k) => new Rotate(k || null)),
@@ -696,6 +761,7 @@ export async function runCase(config, commands) {
     await settle(env);
     env.checkFinal();
     for (const e of env.model.entries) {
+      stats.entries += 1;
       if (e.state === 'gone') stats.sent += 1;
       else stats.dead += 1;
       if (e.state === 'dead' && env.server.applied.get(e.n)) stats.appliedAndDead += 1;
