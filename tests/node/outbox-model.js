@@ -28,7 +28,7 @@ import { IDBFactory, Outbox, manualClock } from './outbox-support.js';
 export { fc };
 
 /** What the runs exercised (printed by the test and the long run, so a quiet generator shows). */
-export const stats = { runs: 0, commands: 0, entries: 0, attempts: 0, flushes: 0, busy: 0, kills: 0, rotations: 0,
+export const stats = { runs: 0, commands: 0, entries: 0, attempts: 0, flushes: 0, busy: 0, kills: 0, takeovers: 0, rotations: 0,
   sent: 0, dead: 0, appliedAndDead: 0, lostAnswers: 0 };
 
 const QUEUE = 'notes';
@@ -196,6 +196,8 @@ class Model {
     this.deadDrainerUntil = 0;
     /** Entries the server applied while the client never recorded the success. */
     this.unconfirmed = new Set();
+    /** Entries whose success answer reached a context that lived on (it knew the server applied them). */
+    this.confirmed = new Set();
   }
 
   live() {
@@ -333,6 +335,10 @@ export class Env {
     this.violations = [];
     this.page = null; // a page's Outbox instance, opened on first use
     this.pageAt = null;
+    this.takeoverAt = 0;
+    this.takeoverActive = false;
+    this.takeoverResult = null;
+    this.served = 0;
     this.nextN = 0;
     this.queuedMidFlush = new Map();
   }
@@ -378,41 +384,66 @@ export class Env {
     this.outbox.close();
   }
 
-  /** The fake server, as the Outbox's fetch. */
-  async fetch(request) {
-    if (this.killed) throw new TypeError('the worker is gone');
+  /** The fake server, as the worker's fetch. */
+  fetch(request) {
+    if (this.killed) return Promise.reject(new TypeError('the worker is gone'));
+    return this.attempt(request, 'worker');
+  }
+
+  /**
+   * One attempt reaching the fake server from `context` ('worker' or 'page'). Checks the invariants of an
+   * attempt, runs the hooks of the current flush (page, takeover, rotation, kill), then answers per the
+   * entry's script.
+   */
+  async attempt(request, context) {
+    const owner = context === 'page' ? this.page : this.outbox;
     const key = request.headers.get('idempotency-key');
     const { n } = JSON.parse(await request.text());
     const e = this.model.entries[n] ?? this.queuedMidFlush.get(n);
     const now = this.clock.now();
-    // Invariants of every attempt, against the model's state before this flush. A failed check is kept
-    // (the drain would take a throw here for a network error) and raised after the flush.
+    const row = e?.id ? await owner.store.entry(e.id) : undefined;
+    // Invariants of every attempt. A failed check is kept (the drain takes a throw from fetch for a network
+    // error) and raised after the flush.
     try {
       assert.ok(e, `an attempt for an entry never queued (${n})`);
       assert.equal(key, this.ids.get(n), `entry ${n}: every attempt carries the entry's idempotency key`);
       assert.ok(e.state === 'pending' || e.state === 'inflight', `entry ${n} attempted while ${e.state}`);
-      assert.ok(now >= this.model.dueAt(e), `entry ${n} attempted at ${now}, before it was due at ${this.model.dueAt(e)}`);
+      if (!this.takeoverActive && context === 'worker') {
+        // The model's due time (from before this flush); during a takeover the page's view is newer.
+        assert.ok(now >= this.model.dueAt(e), `entry ${n} attempted at ${now}, before it was due at ${this.model.dueAt(e)}`);
+      }
+      // The stored row: leased for this attempt just now, and its stored due time has come.
+      assert.ok(row && row.state === 'inflight', `entry ${n} attempted without a lease (${row?.state})`);
+      assert.ok(row.nextAttemptAt <= now, `entry ${n} attempted at ${now}, before its stored due time ${row.nextAttemptAt}`);
+      assert.equal(row.leaseUntil, now + this.policy.requestTimeoutMs + LEASE_MARGIN_MS, `entry ${n}: its lease`);
     } catch (error) {
       this.violations.push(error);
       throw error;
     }
-    this.attemptLog.push({ n, key, at: now });
+    this.attemptLog.push({ n, key, at: now, context });
     stats.attempts += 1;
-    const call = { n, at: now, reached: false, outcome: null, killed: false };
+    const call = { n, at: now, context, reached: false, outcome: null, killed: false, served: 0, answeredAt: now };
     this.flushLog?.push(call);
-    if (this.pageAt && this.flushLog?.length === this.pageAt.at) await this.pageActs(this.pageAt);
-    if (this.rotateAtFetch && this.flushLog?.length === this.rotateAtFetch) {
-      // Another part of the worker rotates the key while this attempt is in flight.
-      this.pendingRotation = this.outbox.rotateKey();
-      await this.pendingRotation;
+    if (context === 'worker') {
+      const index = this.flushLog?.filter((c) => c.context === 'worker').length;
+      if (this.pageAt && index === this.pageAt.at) await this.pageActs(this.pageAt);
+      if (this.takeoverAt && index === this.takeoverAt) await this.takeover();
+      if (this.rotateAtFetch && index === this.rotateAtFetch) {
+        // Another part of the worker rotates the key while this attempt is in flight.
+        this.pendingRotation = this.outbox.rotateKey();
+        await this.pendingRotation;
+      }
     }
     const mode = this.killAt?.inFetch;
-    call.killed = this.step();
+    call.killed = context === 'worker' && this.step();
     if (this.offline || (call.killed && mode === 'before-send')) throw new TypeError('network down');
     call.reached = true;
+    this.served += 1;
+    call.served = this.served;
     const outcome = serve(this.server, e, key);
     call.outcome = outcome;
     this.clock.advance(outcome.latency); // the server's time to answer
+    call.answeredAt = this.clock.now();
     // after-apply: the server did its part; the worker died before the answer arrived.
     if (call.killed || outcome.kind === 'network') throw new TypeError('connection lost');
     const headers = {};
@@ -421,17 +452,39 @@ export class Env {
     return new Response(outcome.status === 201 ? '{"ok":true}' : 'error', { status: outcome.status, headers });
   }
 
+  /** The page's Outbox instance: another context on the same IndexedDB, open for the rest of the run. */
+  async openPage() {
+    if (this.page) return this.page;
+    this.page = await Outbox.open({ ...this.options(), fetch: (request) => {
+      if (this.takeoverActive) return this.attempt(request, 'page');
+      this.violations.push(new Error('the page sent a request while the worker was draining'));
+      return Promise.reject(new TypeError('no'));
+    } });
+    return this.page;
+  }
+
+  /**
+   * The worker's attempt hangs past its lease (the device slept, the clock moved on) and the page flushes
+   * meanwhile. With Web Locks the worker still holds the lock: busy. With the IndexedDB lease the page
+   * takes the queue over; the worker, when its answer comes, must not write over what the page did.
+   */
+  async takeover() {
+    await this.openPage();
+    this.clock.advance(this.policy.requestTimeoutMs + LEASE_MARGIN_MS + 1);
+    this.takeoverActive = true;
+    try {
+      this.takeoverResult = await this.page.flush();
+    } finally {
+      this.takeoverActive = false;
+    }
+  }
+
   /**
    * A page (a second Outbox instance on the same IndexedDB, open for the rest of the run) queues an entry
    * while the worker's attempt is in flight, and tries to flush: it must be told the queue is busy.
    */
   async pageActs({ group, faults, flush }) {
-    if (!this.page) {
-      this.page = await Outbox.open({ ...this.options(), fetch: () => {
-        this.violations.push(new Error('the page sent a request while the worker was draining'));
-        throw new TypeError('no');
-      } });
-    }
+    await this.openPage();
     const n = this.nextN;
     const now = this.clock.now();
     const { id } = await this.page.enqueue(this.request(n), { group });
@@ -495,40 +548,46 @@ export class Env {
   }
 
   /**
-   * After a kill: each entry's stored row must be one the writes made so far allow; the model adopts it.
-   * `calls` are the fetch calls the killed flush made.
+   * After a flush the model cannot replay step by step (a kill, or a takeover by the page): each entry's
+   * stored row must be one that the attempts made allow, and the model adopts it. `calls` are the fetch
+   * calls of the flush, in the order their leases were taken; the last lease of an entry is the one whose
+   * result counts (an earlier attempt's writes are fenced out), except that any attempt's success answer
+   * removes the entry. A killed worker may have died before writing any result: then the entry is still
+   * inflight under its lease.
    */
-  async reconcile(calls, now, label) {
+  async reconcile(calls, now, label, { killed }) {
     const { rows, drainer } = await this.rows();
-    const byN = new Map(calls.map((c) => [c.n, c]));
     const lease = this.policy.requestTimeoutMs + LEASE_MARGIN_MS;
+    // The model's copy of the server takes the attempts in the order the server took them.
+    for (const call of [...calls].filter((c) => c.reached).sort((x, y) => x.served - y.served)) {
+      const e = this.model.entries[call.n];
+      assert.ok(e, `${label}: unknown entry ${call.n}`);
+      assert.deepEqual(serve(this.model.server, e, e.id), call.outcome, `${label}: entry ${e.n}: the server's answer`);
+    }
     for (const e of this.model.entries) {
       if (e.state === 'gone') {
         assert.equal(rows.get(e.id), undefined, `${label}: a removed entry ${e.n} came back`);
         continue;
       }
       const row = rows.get(e.id);
-      const call = byN.get(e.n);
-      const before = { ...e };
+      const mine = calls.filter((c) => c.n === e.n);
+      const last = mine.at(-1);
       const allowed = [];
-      if (!call) {
-        allowed.push({ ...before });
+      if (!last) {
+        allowed.push({ ...e });
         if (e.state !== 'dead' && e.createdAt + this.policy.maxAgeMs <= now) {
-          allowed.push({ ...before, state: 'dead', leaseUntil: 0, lastError: 'expired' });
+          allowed.push({ ...e, state: 'dead', leaseUntil: 0, lastError: 'expired' });
         }
       } else {
-        // The attempt was leased (attempts + 1), and its result may or may not have been written.
-        e.attempts += 1;
-        allowed.push({ ...e, state: 'inflight', leaseUntil: call.at + lease });
-        if (call.reached) {
-          // Replay the server's answer in the model's copy of the server.
-          const outcome = serve(this.model.server, e, e.id);
-          assert.deepEqual(outcome, call.outcome, `${label}: entry ${e.n}: the server's answer`);
-          if (this.model.server.keys.has(e.id)) this.model.unconfirmed.add(e.n);
-        }
-        if (!call.killed) {
-          const outcome = call.reached ? call.outcome : { kind: 'network', latency: 0 };
-          const decision = decide(this.policy, e, call.at + outcome.latency, outcome);
+        e.attempts += mine.length;
+        if (killed) allowed.push({ ...e, state: 'inflight', leaseUntil: last.at + lease });
+        const success = (c) => c.reached && !c.killed && c.outcome.kind === 'response' && c.outcome.status < 400;
+        if (!killed && mine.some(success)) {
+          // A success answer removes the entry, whatever a later lease's attempt wrote (drain.js decide).
+          allowed.push({ ...e, state: 'gone' });
+        } else if (!last.killed) {
+          const outcome = last.reached ? last.outcome : { kind: 'network', latency: 0 };
+          const decision = decide(this.policy, e, last.answeredAt, outcome);
           if (decision.action === 'sent') allowed.push({ ...e, state: 'gone' });
           else if (decision.action === 'dead') allowed.push({ ...e, state: 'dead', leaseUntil: 0, lastError: decision.code });
           else allowed.push({ ...e, state: 'pending', leaseUntil: 0, nextAttemptAt: decision.nextAttemptAt, lastError: decision.code });
@@ -540,16 +599,16 @@ export class Env {
         : a.state === got.state && a.attempts === got.attempts && a.lastError === got.lastError
           && (a.state !== 'pending' || a.nextAttemptAt === got.nextAttemptAt)
           && (a.state !== 'inflight' || a.leaseUntil === got.leaseUntil)));
-      assert.ok(match, `${label}: entry ${e.n} is ${JSON.stringify(got)} after the kill; allowed: ${JSON.stringify(allowed.map(
+      assert.ok(match, `${label}: entry ${e.n} is ${JSON.stringify(got)}; allowed: ${JSON.stringify(allowed.map(
         ({ state, attempts, lastError, nextAttemptAt, leaseUntil }) => ({ state, attempts, lastError, nextAttemptAt, leaseUntil })))}`);
       Object.assign(e, { state: match.state, attempts: match.attempts, lastError: match.lastError,
         nextAttemptAt: match.nextAttemptAt, leaseUntil: match.leaseUntil });
       if (e.state === 'gone') this.model.unconfirmed.delete(e.n);
+      else if (this.model.server.keys.has(e.id)) this.model.unconfirmed.add(e.n);
     }
-    for (const call of calls) assert.ok(this.model.entries[call.n], `${label}: unknown entry ${call.n}`);
     assert.deepEqual(this.server.applied, this.model.server.applied, `${label}: applications`);
     // A dead drainer's IndexedDB lease stays until it expires (Web Locks free at once).
-    if (this.policy.locks === 'idb-lease' && drainer) this.model.deadDrainerUntil = drainer.until;
+    this.model.deadDrainerUntil = killed && this.policy.locks === 'idb-lease' && drainer ? drainer.until : 0;
   }
 
   /** The invariants of a finished run (every entry settled). */
@@ -563,6 +622,7 @@ export class Env {
         assert.equal(applied, 1, `entry ${e.n} was removed as sent but the server never applied it`);
       } else if (applied > 0) {
         // Both applied and dead: only when the client never learnt of the success and then ran out.
+        assert.ok(!model.confirmed.has(e.n), `entry ${e.n}: the server's success reached the outbox, and it was dead-lettered (${e.lastError})`);
         assert.ok(model.unconfirmed.has(e.n) && ['max-attempts', 'expired'].includes(e.lastError),
           `entry ${e.n} was applied and dead-lettered (${e.lastError})`);
       }
@@ -612,8 +672,8 @@ class Flush {
    *   kill: the worker dies at its step-th write or fetch; rotateAt: the worker rotates the key during its
    *   rotateAt-th fetch; page: a page queues an entry (and tries to flush) during the worker's at-th fetch
    */
-  constructor({ offline, kill, rotateAt, page = null }) {
-    Object.assign(this, { offline, kill, rotateAt, page });
+  constructor({ offline, kill, rotateAt, page = null, takeover = 0 }) {
+    Object.assign(this, { offline, kill, rotateAt, page, takeover });
   }
   check() { return true; }
   async run(model, env) {
@@ -625,6 +685,8 @@ class Flush {
     env.steps = 0;
     env.rotateAtFetch = this.rotateAt;
     env.pageAt = this.page;
+    env.takeoverAt = this.takeover;
+    env.takeoverResult = null;
     env.queuedMidFlush.clear();
     let result;
     let error = null;
@@ -638,17 +700,38 @@ class Flush {
       env.killAt = null;
       env.rotateAtFetch = 0;
       env.pageAt = null;
+      env.takeoverAt = 0;
       await env.pendingRotation;
       env.pendingRotation = null;
     }
     env.raise();
     if (env.killed) {
-      await env.reconcile(calls, env.clock.now(), `${this} (killed)`);
+      await env.reconcile(calls, env.clock.now(), `${this} (killed)`, { killed: true });
       await env.open();
       await env.compare(`${this}: after the restart`);
       return;
     }
     if (error) throw error;
+    for (const call of calls) {
+      if (call.outcome?.kind === 'response' && call.outcome.status < 400) model.confirmed.add(call.n);
+    }
+    if (env.takeoverResult) {
+      const page = env.takeoverResult;
+      stats.takeovers += 1;
+      if (model.policy.locks === 'web-locks') {
+        assert.equal(page.busy, true, `${this}: the page flushed while the worker held the lock`);
+        assert.ok(calls.every((c) => c.context === 'worker'), `${this}: the page sent while the worker held the lock`);
+      } else {
+        assert.equal(page.busy, undefined, `${this}: the page could not take over an expired drainer lease`);
+      }
+      const live = new Set(model.entries.filter((e) => e.state !== 'gone').map((e) => e.n));
+      await env.reconcile(calls, env.clock.now(), `${this} (takeover)`, { killed: false });
+      const removed = model.entries.filter((e) => live.has(e.n) && e.state === 'gone').length;
+      assert.equal(result.sent + (page.sent ?? 0), removed, `${this}: sent counts of the worker and the page`);
+      assert.equal(result.remaining, model.live().length, `${this}: remaining`);
+      await env.compare(String(this));
+      return;
+    }
     const { result: expected, end } = model.flush(now, this.offline, this.page, env.ids);
     for (const [n, queued] of env.queuedMidFlush) {
       assert.equal(model.entries[n]?.id, queued.id, `${this}: the page's entry ${n} was queued during another attempt than the model's`);
@@ -663,6 +746,7 @@ class Flush {
   toString() {
     return `flush(${[this.offline && 'offline', this.kill && `kill@${this.kill.step}/${this.kill.inFetch}`,
       this.rotateAt && `rotate@fetch${this.rotateAt}`,
+      this.takeover && `takeover@fetch${this.takeover}`,
       this.page && `page@fetch${this.page.at}(${JSON.stringify(this.page.group)}, ${JSON.stringify(this.page.faults)}${this.page.flush ? ', flush' : ''})`,
     ].filter(Boolean).join(', ')})`;
   }
@@ -732,6 +816,8 @@ export const commandsArb = fc.commands([
   fc.record({ offline: fc.boolean({ probability: 0.15 }), kill: fc.constant(null), rotateAt: fc.constant(0),
     page: fc.record({ at: fc.integer({ min: 1, max: 4 }), group: fc.constantFrom(...GROUPS),
       faults: fc.array(faultArb, { maxLength: 3 }), flush: fc.boolean() }) }).map((a) => new Flush(a)),
+  fc.record({ offline: fc.constant(false), kill: fc.constant(null), rotateAt: fc.constant(0),
+    takeover: fc.integer({ min: 1, max: 4 }) }).map((a) => new Flush(a)),
   fc.oneof(fc.constant('next'), fc.constantFrom(1, 999, 5000, 60000, 3600000, 86400000, 8 * 86400000, -1000, -60000))
     .map((how) => new Advance(how)),
   fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 })).map((k) => new Rotate(k || null)),
@@ -773,3 +859,12 @@ export async function runCase(config, commands) {
 }
 
 export const property = () => fc.asyncProperty(configArb, commandsArb, runCase);
+
+/** The commands, for fixed regression sequences. */
+export const commands = {
+  enqueue: (group, faults = []) => new Enqueue({ group, faults: faults.map((f) => ({ latency: 0, ...f })) }),
+  flush: (options = {}) => new Flush({ offline: false, kill: null, rotateAt: 0, ...options }),
+  advance: (how) => new Advance(how),
+  rotate: (kill = null) => new Rotate(kill),
+  restart: () => new Restart(),
+};

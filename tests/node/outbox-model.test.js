@@ -6,7 +6,7 @@
 // `npm run model` is the long run (scripts/model.mjs, 100000 runs unless SEALPOST_MODEL_RUNS says otherwise).
 import test from 'node:test';
 
-import { fc, property, stats } from './outbox-model.js';
+import { commands, fc, property, runCase, stats } from './outbox-model.js';
 
 const DEFAULT_RUNS = 1000;
 
@@ -23,3 +23,20 @@ test('model: random sequences of enqueue, flush, kills, lost answers, 5xx/429, 4
   t.diagnostic(done);
   console.log(done);
 });
+
+// Found by the model test: a worker's attempt outlived its lease, the page took the queue over and its own
+// attempt of the same entry was refused (400), or ran out of attempts (503, 409 with maxAttempts 1), and
+// dead-lettered it; then the worker's first attempt came back 201. The removal of a sent entry was fenced on
+// the attempt count, so the success was dropped: a write the server applied stayed a dead letter. A
+// success answer now removes the entry whatever another attempt wrote meanwhile (js/outbox/drain.js).
+const takeoverConfig = { ordering: 'fifo', jitter: 'none', baseDelayMs: 0, factor: 1, maxDelayMs: 60000, maxAttempts: 1,
+  maxAgeMs: 120000, requestTimeoutMs: 1000, locks: 'idb-lease' };
+for (const [status, config] of [[400, takeoverConfig], [503, takeoverConfig], [409, takeoverConfig],
+  [503, { ...takeoverConfig, ordering: 'independent', maxAttempts: 3, jitter: 'full', baseDelayMs: 2000 }]]) {
+  test(`model regression: a late 201 from a worker whose lease ran out wins over the page's ${status} (${config.ordering}, maxAttempts ${config.maxAttempts})`, async () => {
+    await runCase(config, [
+      commands.enqueue('', [{ type: 'status', status, retryAfter: null }]),
+      commands.flush({ takeover: 1 }),
+    ]);
+  });
+}
