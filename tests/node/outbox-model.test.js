@@ -26,17 +26,34 @@ test('model: random sequences of enqueue, flush, kills, lost answers, 5xx/429, 4
 
 // Found by the model test: a worker's attempt outlived its lease, the page took the queue over and its own
 // attempt of the same entry was refused (400), or ran out of attempts (503, 409 with maxAttempts 1), and
-// dead-lettered it; then the worker's first attempt came back 201. The removal of a sent entry was fenced on
-// the attempt count, so the success was dropped: a write the server applied stayed a dead letter. A
-// success answer now removes the entry whatever another attempt wrote meanwhile (js/outbox/drain.js).
+// dead-lettered it; then the worker's attempt came back 201. The removal of a sent entry was fenced on the
+// attempt count, so the success was dropped: a write the server applied stayed a dead letter. A success
+// answer now removes the entry whatever another attempt wrote meanwhile (js/outbox/drain.js).
+//   request late: the worker's request reaches the server after the page's (first answer: the fault)
+//   answer late: the server applies the worker's request first, the page's then meets a 503 from the proxy
 const takeoverConfig = { ordering: 'fifo', jitter: 'none', baseDelayMs: 0, factor: 1, maxDelayMs: 60000, maxAttempts: 1,
   maxAgeMs: 120000, requestTimeoutMs: 1000, locks: 'idb-lease' };
-for (const [status, config] of [[400, takeoverConfig], [503, takeoverConfig], [409, takeoverConfig],
-  [503, { ...takeoverConfig, ordering: 'independent', maxAttempts: 3, jitter: 'full', baseDelayMs: 2000 }]]) {
-  test(`model regression: a late 201 from a worker whose lease ran out wins over the page's ${status} (${config.ordering}, maxAttempts ${config.maxAttempts})`, async () => {
-    await runCase(config, [
-      commands.enqueue('', [{ type: 'status', status, retryAfter: null }]),
-      commands.flush({ takeover: 1 }),
-    ]);
+const fault = (status) => ({ type: 'status', status, retryAfter: null });
+for (const [name, config, faults, late] of [
+  ['the page\'s 400, request late', takeoverConfig, [fault(400)], true],
+  ['the page\'s 503 (max-attempts), request late', takeoverConfig, [fault(503)], true],
+  ['the page\'s 409 (max-attempts), request late', takeoverConfig, [fault(409)], true],
+  ['the page\'s 503 (a retry), request late, independent', { ...takeoverConfig, ordering: 'independent', maxAttempts: 3,
+    jitter: 'full', baseDelayMs: 2000 }, [fault(503)], true],
+  ['the page\'s 503 (max-attempts), answer late', takeoverConfig, [{ type: 'ok' }, fault(503)], false],
+]) {
+  test(`model regression: a worker's 201 after its lease ran out wins over ${name}`, async () => {
+    await runCase(config, [commands.enqueue('', faults), commands.flush({ takeover: { at: 1, late } })]);
   });
 }
+
+// Found by the model test, and a limit rather than a bug: the worker's request for entry 0 reaches the server
+// after its lease ended; meanwhile the page's attempt of entry 0 failed for good (maxAttempts 1) and the page
+// sent entry 1. The server applies 1, then 0. The FIFO check leaves out entries first applied by a request
+// that arrived after its lease (README, "Ordering"); this case keeps that scope honest: the rest still holds.
+test('model regression: a request delivered after its lease can land after the next entry of its group', async () => {
+  await runCase(takeoverConfig, [
+    commands.enqueue('b', [fault(500)]), commands.enqueue('b'), commands.flush({ takeover: { at: 1, late: true } }),
+    commands.advance('next'),
+  ]);
+});
