@@ -584,9 +584,6 @@ export class Env {
       const allowed = [];
       if (!last) {
         allowed.push({ ...e });
-        if (e.state !== 'dead' && e.createdAt + this.policy.maxAgeMs <= now) {
-          allowed.push({ ...e, state: 'dead', leaseUntil: 0, lastError: 'expired' });
-        }
       } else {
         e.attempts += mine.length;
         if (killed) allowed.push({ ...e, state: 'inflight', leaseUntil: last.at + lease });
@@ -600,6 +597,15 @@ export class Env {
           if (decision.action === 'sent') allowed.push({ ...e, state: 'gone' });
           else if (decision.action === 'dead') allowed.push({ ...e, state: 'dead', leaseUntil: 0, lastError: decision.code });
           else allowed.push({ ...e, state: 'pending', leaseUntil: 0, nextAttemptAt: decision.nextAttemptAt, lastError: decision.code });
+        }
+      }
+      // Any later plan of this flush (the worker's next round, or the page's flush) may have found a
+      // waiting entry past maxAgeMs and dead-lettered it.
+      if (e.createdAt + this.policy.maxAgeMs <= now) {
+        for (const a of [...allowed]) {
+          if (a.state === 'pending' || (a.state === 'inflight' && a.leaseUntil <= now)) {
+            allowed.push({ ...a, state: 'dead', leaseUntil: 0, lastError: 'expired' });
+          }
         }
       }
       const got = row ? { state: row.state, attempts: row.attempts, lastError: row.lastError ?? null,

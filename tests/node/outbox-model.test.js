@@ -57,3 +57,20 @@ test('model regression: a request delivered after its lease can land after the n
     commands.advance('next'),
   ]);
 });
+
+// Cases where the model, not the outbox, was wrong, kept so its rules stay right: after a takeover the
+// worker's next round (or the page's flush) dead-letters as expired an entry it had scheduled for a retry
+// earlier in the same flush, once the clock has passed its maxAgeMs.
+test('model regression: an entry retried earlier in a takeover flush may expire later in it', async () => {
+  await runCase({ ordering: 'independent', jitter: 'none', baseDelayMs: 0, factor: 1, maxDelayMs: 60000, maxAttempts: 2,
+    maxAgeMs: 3600000, requestTimeoutMs: 1000, locks: 'web-locks' }, [
+    commands.enqueue('', [{ type: 'lost' }]), commands.advance(-1000), commands.advance(3600000), commands.enqueue(''),
+    commands.flush({ takeover: { at: 2, late: false } }),
+  ]);
+  await runCase({ ...takeoverConfig, baseDelayMs: 1, maxAttempts: 2 }, [
+    commands.enqueue('b', [{ type: 'ok', latency: 200000 }]),
+    commands.flush({ offline: true, page: { at: 2, group: '', faults: [], flush: false } }),
+    commands.enqueue('', [{ type: 'ok', latency: 700 }]), commands.enqueue('', [{ type: 'lost' }]),
+    commands.flush({ takeover: { at: 3, late: false } }),
+  ]);
+});
