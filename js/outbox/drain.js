@@ -238,7 +238,8 @@ export class Drain {
       // attempt was in flight (it took the entry over after the lease ran out, and its own attempt was
       // refused, or ran out of attempts, and dead-lettered it; or it scheduled a retry). Fenced, the success
       // was dropped and a write the server applied stayed a dead letter.
-      return { result: 'sent', removal: { id: claimed.id, expect: () => true, attempts: claimed.attempts, status: outcome.status } };
+      const removal = { id: claimed.id, expect: () => true, attempts: claimed.attempts, status: outcome.status };
+      return { result: 'sent', removal };
     }
     if (decision.action === 'retry') {
       const next = await outbox.store.update(claimed.id, (current) => (fenced(current)

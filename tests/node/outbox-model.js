@@ -645,7 +645,7 @@ export class Env {
     if (this.policy.ordering === 'fifo') {
       for (const group of GROUPS) {
         // A request the network delivered after its lease had ended is out of the outbox's hands: another
-        // context may have dead-lettered the entry meanwhile and sent the next ones (README, "Ordering").
+        // context may have dead-lettered the entry meanwhile and sent the next ones (README, "The outbox", on fifo ordering).
         const order = server.order.filter((n) => model.entries[n].group === group && !this.lateFirst.has(n));
         assert.deepEqual(order, [...order].sort((x, y) => x - y), `group '${group}': first applications out of order`);
       }

@@ -50,7 +50,7 @@ for (const [name, config, faults, late] of [
 // Found by the model test, and a limit rather than a bug: the worker's request for entry 0 reaches the server
 // after its lease ended; meanwhile the page's attempt of entry 0 failed for good (maxAttempts 1) and the page
 // sent entry 1. The server applies 1, then 0. The FIFO check leaves out entries first applied by a request
-// that arrived after its lease (README, "Ordering"); this case keeps that scope honest: the rest still holds.
+// that arrived after its lease (README, "The outbox", on fifo ordering); this case keeps that scope honest: the rest still holds.
 test('model regression: a request delivered after its lease can land after the next entry of its group', async () => {
   await runCase(takeoverConfig, [
     commands.enqueue('b', [fault(500)]), commands.enqueue('b'), commands.flush({ takeover: { at: 1, late: true } }),
