@@ -22,6 +22,7 @@ try {
   await fc.assert(property(), { numRuns, seed, ...(path ? { path } : {}) });
 } catch (error) {
   console.error(error.message);
+  if (error.cause) console.error(error.cause.message);
   console.error(`outbox model: FAILED with seed ${seed} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   process.exit(1);
 }

@@ -600,9 +600,11 @@ export class Env {
         }
       }
       // Any later plan of this flush (the worker's next round, or the page's flush) may have found a
-      // waiting entry past maxAgeMs and dead-lettered it.
+      // waiting entry past maxAgeMs and dead-lettered it: one whose retry was written, or one whose lease ran
+      // out while its attempt was in flight (the attempt's own result is then fenced out).
       if (e.createdAt + this.policy.maxAgeMs <= now) {
-        for (const a of [...allowed]) {
+        const leased = last ? [{ ...e, state: 'inflight', leaseUntil: last.at + lease }] : [];
+        for (const a of [...allowed, ...leased]) {
           if (a.state === 'pending' || (a.state === 'inflight' && a.leaseUntil <= now)) {
             allowed.push({ ...a, state: 'dead', leaseUntil: 0, lastError: 'expired' });
           }
@@ -638,7 +640,11 @@ export class Env {
       } else if (applied > 0) {
         // Both applied and dead: only when the client never learnt of the success and then ran out.
         assert.ok(!model.confirmed.has(e.n), `entry ${e.n}: the server's success reached the outbox, and it was dead-lettered (${e.lastError})`);
-        assert.ok(model.unconfirmed.has(e.n) && ['max-attempts', 'expired'].includes(e.lastError),
+        // ... and its success answer was lost (or a kill kept it from being written) and it then ran out of
+        // attempts or age; or the request that applied it reached the server after its lease had ended,
+        // when another context had already settled the entry (a 4xx to its own attempt).
+        assert.ok(model.unconfirmed.has(e.n)
+          && (['max-attempts', 'expired'].includes(e.lastError) || this.lateFirst.has(e.n)),
           `entry ${e.n} was applied and dead-lettered (${e.lastError})`);
       }
     }

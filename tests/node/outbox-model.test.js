@@ -18,7 +18,12 @@ test('model: random sequences of enqueue, flush, kills, lost answers, 5xx/429, 4
   t.diagnostic(line);
   console.log(line);
   const started = Date.now();
-  await fc.assert(property(), { numRuns, seed, ...(path ? { path } : {}) });
+  try {
+    await fc.assert(property(), { numRuns, seed, ...(path ? { path } : {}) });
+  } catch (error) {
+    // fast-check's message has the seed, the path and the shrunk commands; the broken invariant is its cause.
+    throw new Error(`${error.message}\n${error.cause?.message ?? ''}`);
+  }
   const done = `outbox model: ${numRuns} runs passed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(stats)}`;
   t.diagnostic(done);
   console.log(done);
@@ -56,12 +61,22 @@ test('model regression: a request delivered after its lease can land after the n
     commands.enqueue('b', [fault(500)]), commands.enqueue('b'), commands.flush({ takeover: { at: 1, late: true } }),
     commands.advance('next'),
   ]);
+  // The same limit: the page's attempt got a 400 and dead-lettered the entry, then the worker's late request
+  // was applied with its answer lost. Applied and dead, and no context could have known.
+  await runCase(takeoverConfig, [
+    commands.enqueue(''), commands.enqueue('', [fault(400), { type: 'lost' }]),
+    commands.flush({ takeover: { at: 2, late: true } }),
+  ]);
 });
 
 // Cases where the model, not the outbox, was wrong, kept so its rules stay right: after a takeover the
 // worker's next round (or the page's flush) dead-letters as expired an entry it had scheduled for a retry
-// earlier in the same flush, once the clock has passed its maxAgeMs.
-test('model regression: an entry retried earlier in a takeover flush may expire later in it', async () => {
+// earlier in the same flush, or whose lease ran out while its attempt was in flight, once the clock has
+// passed its maxAgeMs.
+test('model regression: an entry retried or leased earlier in a takeover flush may expire later in it', async () => {
+  await runCase(takeoverConfig, [
+    commands.enqueue('', [{ type: 'drop', latency: 200000 }]), commands.flush({ takeover: { at: 1, late: false } }),
+  ]);
   await runCase({ ordering: 'independent', jitter: 'none', baseDelayMs: 0, factor: 1, maxDelayMs: 60000, maxAttempts: 2,
     maxAgeMs: 3600000, requestTimeoutMs: 1000, locks: 'web-locks' }, [
     commands.enqueue('', [{ type: 'lost' }]), commands.advance(-1000), commands.advance(3600000), commands.enqueue(''),
