@@ -1,25 +1,28 @@
 // A model-based test of the outbox drain (fast-check). Random command sequences (enqueue into groups,
 // flush, worker kills at any write or inside a fetch, restarts, offline flushes, clock jumps forward and
-// back, key rotation, rotation racing a flush) run against the real Outbox (fake-indexeddb, the real Wasm
-// core from dist/) and against a reference model in plain JS. A fake server, passed to the Outbox as its
-// `fetch`, answers each entry's attempts from a script drawn with the entry: success, lost answer (the
-// server applied the write, the client saw a network error), dropped connection, 5xx / 429 with
-// Retry-After (seconds, an HTTP-date or garbage), 4xx. It de-duplicates on the Idempotency-Key header and
-// replays the stored success to a key it has applied, as an idempotent API does.
+// back, server latency, key rotation, rotation racing a flush, a page enqueueing during a flush, a page
+// taking the queue over from a worker whose attempt outlived its lease) run against the real Outbox
+// (fake-indexeddb, the real Wasm core from dist/) and against a reference model in plain JS. A fake
+// server, passed to the Outbox as its `fetch`, answers each entry's attempts from a script drawn with the
+// entry: success, lost answer (the server applied the write, the client saw a network error), dropped
+// connection, 5xx / 429 with Retry-After (seconds, an HTTP-date or garbage), 4xx. It de-duplicates on the
+// Idempotency-Key header and replays the stored success to a key it has applied, as an idempotent API does.
 //
 // The model reimplements, from their documented rules (src/core/retry.hpp), the due plan, the retry
-// decision (jitter included, bit for bit) and the flush's rounds; after every flush that was not killed
-// the stored rows and the flush's result must equal the model's. A kill makes the outcome of the attempt
-// in progress uncertain: the model then checks each entry's stored row against the states the writes made
-// so far allow, and adopts it. Invariants checked throughout:
-//   - an attempt never starts before the entry's due time (its stored nextAttemptAt, or its lease) and never
-//     on an entry that is dead or already removed;
+// decision (jitter included, bit for bit) and the flush's rounds; after every flush that was not killed or
+// taken over, the stored rows and the flush's result must equal the model's. After a kill or a takeover the
+// model checks each entry's stored row against the states the attempts made allow, and adopts it.
+// Invariants checked throughout:
+//   - an attempt never starts before the entry's due time (its stored nextAttemptAt, or its lease), always
+//     under a fresh lease, and never on an entry that is dead or already removed;
 //   - every attempt of an entry carries the same idempotency key, the entry's id;
 //   - the server applies each entry at most once (it de-duplicates on the key);
 //   - fifo queues: the server's first applications of a group come in enqueue order;
-//   - at the end (after a healthy drain), every entry was applied and removed, or is a dead letter — never
-//     lost, never both, except the one case the client cannot know: an attempt the server applied whose
-//     answer was lost (or whose removal a kill prevented), and which then ran out of attempts or age.
+//   - at the end (after a healthy drain), every entry was applied and removed, or is a dead letter: never
+//     lost, never both, except where no context could know: a success answer that was lost (or not
+//     written before a kill) and then the entry ran out of attempts or age, or a request that reached
+//     the server after its lease had ended, when another context had already settled the entry. A success
+//     answer that reached a context that lived on always removes the entry.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
@@ -28,8 +31,8 @@ import { IDBFactory, Outbox, manualClock } from './outbox-support.js';
 export { fc };
 
 /** What the runs exercised (printed by the test and the long run, so a quiet generator shows). */
-export const stats = { runs: 0, commands: 0, entries: 0, attempts: 0, flushes: 0, busy: 0, kills: 0, takeovers: 0, lateApplications: 0, rotations: 0,
-  sent: 0, dead: 0, appliedAndDead: 0, lostAnswers: 0 };
+export const stats = { runs: 0, commands: 0, entries: 0, attempts: 0, flushes: 0, busy: 0, kills: 0, takeovers: 0,
+  lateApplications: 0, rotations: 0, sent: 0, dead: 0, appliedAndDead: 0, lostAnswers: 0 };
 
 const QUEUE = 'notes';
 const DB = 'sealpost-outbox';
