@@ -233,8 +233,13 @@ export class Drain {
     if (decision.action === 'sent') {
       // Removed in the next claim's transaction, or by settle() before the drain reads the queue again: one
       // IndexedDB commit per replayed entry instead of two. Counted as sent now; removalDone takes it back
-      // if another drainer changed the entry meanwhile.
-      return { result: 'sent', removal: { id: claimed.id, expect: fenced, attempts: claimed.attempts, status: outcome.status } };
+      // if the entry is gone already (another drainer's attempt succeeded too).
+      // Not fenced: the server applied the entry, and that holds whatever another drainer wrote while this
+      // attempt was in flight (it took the entry over after the lease ran out, and its own attempt was
+      // refused, or ran out of attempts, and dead-lettered it; or it scheduled a retry). Fenced, the success
+      // was dropped and a write the server applied stayed a dead letter.
+      const removal = { id: claimed.id, expect: () => true, attempts: claimed.attempts, status: outcome.status };
+      return { result: 'sent', removal };
     }
     if (decision.action === 'retry') {
       const next = await outbox.store.update(claimed.id, (current) => (fenced(current)
