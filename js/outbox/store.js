@@ -18,7 +18,7 @@
  * pair of bench runs: 50 → 56 entries/s drained).
  */
 import { SealpostError } from '../errors.js';
-import { deleteDatabase, openDatabase, request, transaction } from '../storage/idb.js';
+import { Database, deleteDatabase, request, transaction } from '../storage/idb.js';
 
 const VERSION = 1;
 const STRICT = { durability: 'strict' };
@@ -46,13 +46,14 @@ export class OutboxStore {
    */
   static async open(factory, name, keyRange = globalThis.IDBKeyRange) {
     if (!keyRange) throw new SealpostError('invalid-argument', 'IDBKeyRange is required beside indexedDB');
-    const db = await openDatabase(factory, name, VERSION, (database) => {
+    // Opened again on its next use if it is closed under it (another tab's upgrade, site data cleared).
+    const db = await Database.open(factory, name, VERSION, (database) => {
       const entries = database.createObjectStore('entries', { keyPath: 'id' });
       entries.createIndex('order', ['queue', 'seq'], { unique: true });
       database.createObjectStore('records');
       database.createObjectStore('chunks');
       database.createObjectStore('meta');
-    });
+    }, ALL);
     return new OutboxStore(factory, name, db, keyRange);
   }
 
