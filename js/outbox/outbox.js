@@ -121,6 +121,26 @@ export class Outbox extends EventTarget {
     this.channel = null;
     this.drainerUntil = 0;
     this.flushing = false;
+    /** @type {Map<string, number>} id → attempts of leases this outbox holds whose attempt has ended */
+    this.voidLeases = new Map();
+  }
+
+  /**
+   * The rows as the retry plan should see them: an entry leased by this outbox whose attempt ended without
+   * its outcome written (IndexedDB refused the write: storage-full) is pending and due now, not inflight
+   * until the lease expires. Only while the row is unchanged (same attempts, still inflight).
+   */
+  withVoidLeases(rows) {
+    if (this.voidLeases.size === 0) return rows;
+    return rows.map((row) => {
+      const attempts = this.voidLeases.get(row.id);
+      if (attempts === undefined) return row;
+      if (row.state !== 'inflight' || row.attempts !== attempts) {
+        this.voidLeases.delete(row.id);
+        return row;
+      }
+      return { ...row, state: 'pending', leaseUntil: 0, nextAttemptAt: Math.min(row.nextAttemptAt, this.now()), voidLease: true };
+    });
   }
 
   /** Dead-letters, as 'key-lost', every live entry whose key cannot be loaded any more. */
@@ -265,7 +285,7 @@ export class Outbox extends EventTarget {
   /** When the earliest live entry falls due (now, if one is due), or null when none is queued. */
   nextAttemptAt(rows) {
     if (!rows.some((row) => row.state !== 'dead')) return null;
-    const plan = planDue(this, rows);
+    const plan = planDue(this, this.withVoidLeases(rows));
     return plan.due.length > 0 ? this.now() : plan.nextAttemptAt;
   }
 
