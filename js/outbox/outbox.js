@@ -151,6 +151,31 @@ export class Outbox extends EventTarget {
     }
   }
 
+  /**
+   * After the database had to be created again (the site's data was cleared while this outbox was open):
+   * says how many entries went with it ('storage-lost', {lost, database}: the entries, dead letters
+   * included, this outbox last saw in the queue; writes another context made since are not counted) and
+   * makes new keys (the old ones went with the key store), once. Nothing to do otherwise.
+   */
+  async recover() {
+    const lost = this.store.lost;
+    if (!lost) return;
+    this.store.lost = null;
+    this.keys.release();
+    this.keys.list = { current: null, all: [] };
+    this.voidLeases.clear();
+    await this.keys.load();
+    this.emit('storage-lost', { database: this.database, lost: lost.get(this.name) ?? 0 });
+  }
+
+  /** The queue's rows; a database found created again is recovered first (see recover()). */
+  async rows() {
+    await this.recover();
+    const rows = await this.store.entries(this.name);
+    await this.recover();
+    return rows;
+  }
+
   // ---------------------------------------------------------------- events
 
   emit(type, detail) {
@@ -197,6 +222,7 @@ export class Outbox extends EventTarget {
     try {
       // Sealed under the current key; if another context rotated it meanwhile, sealed again under the new one.
       for (let tries = 0; !row; tries += 1) {
+        await this.recover();
         const keyId = this.keys.current;
         const handle = await this.keys.handle(keyId);
         if (!handle) throw new SealpostError('key-lost', 'the outbox key is gone from the key store');
@@ -209,8 +235,10 @@ export class Outbox extends EventTarget {
         try {
           row = await this.store.add(entry, record, chunks, this.limits);
         } catch (error) {
-          if (!(error instanceof StaleKey) || tries > 0) throw error;
-          await this.keys.refresh();
+          if (!(error instanceof StaleKey) || tries > 1) throw error;
+          // No key list at all: the queue's data is gone; new keys are made (recover()) and the loss said.
+          if (error.current === null) this.store.lost ??= new Map([[this.name, this.store.known.get(this.name) ?? 0]]);
+          else await this.keys.refresh();
         }
       }
     } finally {
@@ -235,6 +263,7 @@ export class Outbox extends EventTarget {
     if (this.flushing) return this.summary({ sent: 0, retrying: 0, dead: 0 }, true);
     this.flushing = true;
     try {
+      await this.recover();
       return await this.flushOnce(options);
     } finally {
       this.flushing = false;
@@ -275,7 +304,7 @@ export class Outbox extends EventTarget {
 
   /** A flush's result: its counts, what is left and when the next of it falls due. */
   async summary(counts, busy = false) {
-    const rows = this.closed ? [] : await this.store.entries(this.name);
+    const rows = this.closed ? [] : await this.rows();
     const result = { ...counts, remaining: rows.filter((row) => row.state !== 'dead').length,
       nextAttemptAt: this.nextAttemptAt(rows) };
     if (busy) result.busy = true;
@@ -308,7 +337,7 @@ export class Outbox extends EventTarget {
    */
   async stats() {
     this.ensureOpen();
-    const rows = await this.store.entries(this.name);
+    const rows = await this.rows();
     const count = (state) => rows.filter((row) => row.state === state).length;
     return { pending: count('pending'), inflight: count('inflight'), dead: count('dead'),
       nextAttemptAt: this.nextAttemptAt(rows) };
@@ -317,7 +346,7 @@ export class Outbox extends EventTarget {
   /** Entries still queued (pending or inflight), dead letters excluded. */
   async size() {
     this.ensureOpen();
-    return (await this.store.entries(this.name)).filter((row) => row.state !== 'dead').length;
+    return (await this.rows()).filter((row) => row.state !== 'dead').length;
   }
 
   /**
@@ -327,7 +356,7 @@ export class Outbox extends EventTarget {
    */
   async list() {
     this.ensureOpen();
-    return this.describe(await this.store.entries(this.name));
+    return this.describe(await this.rows());
   }
 
   /** One entry as list() describes it, or null when it is not in this queue. */

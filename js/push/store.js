@@ -55,9 +55,21 @@ export class PushStore {
     this.name = name;
     this.db = db;
     this.destroyed = false;
+    this.interrupted = false;
     db.onChange((why) => {
       if (why === 'deleted' || why === 'recreated') this.destroyed = true;
+      else if (why === 'closed') this.interrupted = true; // by the browser: the data may be gone (see verify())
     });
+  }
+
+  /**
+   * After the browser closed the connection (e.g. the site's data was cleared), reopens it to learn
+   * whether the keys are still there: `destroyed` is set when the database had to be created again.
+   */
+  async verify() {
+    if (!this.interrupted || this.destroyed) return;
+    this.interrupted = false;
+    await this.keys().catch(() => {});
   }
 
   /** Throws 'destroyed' once the database was deleted under this store. */
