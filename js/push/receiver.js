@@ -156,6 +156,7 @@ export class PushReceiver {
   failed(error) {
     if (error?.code === 'destroyed') {
       this.store.destroyed = true;
+      this.store.destroyedBy ??= 'destroyed';
       this.releaseAll();
     }
     throw error;
@@ -222,6 +223,7 @@ export class PushReceiver {
       // data was cleared). Not made again from here: that would hand out a key the app never asked for.
       if (!currentRow && this.current) {
         this.store.destroyed = true;
+        this.store.destroyedBy ??= 'destroyed';
         this.ensureOpen(); // throws 'destroyed'
       }
       let handle = currentRow ? await this.importStored(currentRow.keyId) : 0;

@@ -55,9 +55,15 @@ export class PushStore {
     this.name = name;
     this.db = db;
     this.destroyed = false;
+    /** @type {'destroyed' | 'cleared' | null} why the keys are gone */
+    this.destroyedBy = null;
     this.interrupted = false;
     db.onChange((why) => {
-      if (why === 'deleted' || why === 'recreated') this.destroyed = true;
+      // 'destroyed': another context's destroy(); 'cleared': the database was created again (site data cleared).
+      if (why === 'deleted' || why === 'recreated') {
+        this.destroyed = true;
+        this.destroyedBy ??= why === 'deleted' ? 'destroyed' : 'cleared';
+      }
       else if (why === 'closed') this.interrupted = true; // by the browser: the data may be gone (see verify())
     });
   }

@@ -103,7 +103,11 @@ export function components({ settings, indexedDB, fetchModule, broadcast }) {
     if (!rx.closed && !rx.store?.destroyed) return rx;
     rx.close();
     openReceiver.reset(rx);
-    return openReceiver();
+    const fresh = await openReceiver();
+    // The app server must learn the new key (as after rotate()); envelopes sealed to the old keys fail
+    // with 'unknown-recipient' from now on.
+    if (fresh !== rx) broadcast({ type: 'push-key-replaced', reason: rx.store?.destroyedBy ?? 'closed', keyId: fresh.keyId });
+    return fresh;
   };
 
   return { outboxes, receiver };

@@ -103,6 +103,8 @@ test('IndexedDB cleared mid-queue: the worker reports the lost entries, makes ne
   // Push: the keys went with the data; the worker makes a new one instead of failing on every push.
   const newKey = await world.page.evaluate(() => window.sp.pushKey());
   assert.notEqual(newKey.publicKey, pushKey.publicKey);
+  const replaced = await world.page.evaluate(() => window.waitForEvent((e) => e.type === 'push-key-replaced', 5000));
+  assert.deepEqual([replaced?.reason, replaced?.keyId], ['cleared', newKey.keyId], JSON.stringify(replaced));
 
   await world.context.setOffline(false);
   await world.dispatchSync('sealpost:notes');
