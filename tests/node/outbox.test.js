@@ -355,6 +355,27 @@ test('an attempt whose outcome IndexedDB refuses to store (storage-full) is trie
   assert.equal(await outbox.size(), 0);
 });
 
+test('another context upgrading the database: the connection steps aside, reopens at the newer version, and refuses one without its stores', async (t) => {
+  const { outbox, indexedDB } = await openOutbox();
+  t.after(() => outbox.close());
+  await outbox.enqueue({ url: 'http://127.0.0.1:9/a', method: 'POST', body: 'a' });
+  const upgrade = (version, change) => new Promise((resolve, reject) => {
+    const req = indexedDB.open('sealpost-outbox', version);
+    req.onupgradeneeded = () => change(req.result);
+    req.onsuccess = () => { req.result.close(); resolve(); };
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => reject(new Error('blocked by the open outbox'));
+  });
+  // A newer build adds a store: the outbox closes for it, then goes on at version 2.
+  await upgrade(2, (db) => db.createObjectStore('added-in-v2'));
+  await outbox.enqueue({ url: 'http://127.0.0.1:9/b', method: 'POST', body: 'b' });
+  assert.equal(await outbox.size(), 2);
+  // A newer build without a store this one needs: a clear error, and nothing is written.
+  await upgrade(3, (db) => db.deleteObjectStore('chunks'));
+  await assert.rejects(outbox.enqueue({ url: 'http://127.0.0.1:9/c', method: 'POST', body: 'c' }),
+    (e) => e instanceof SealpostError && e.code === 'unsupported-version' && /chunks/.test(e.message));
+});
+
 test('bad requests are invalid-request and nothing is queued', async (t) => {
   const { outbox } = await openOutbox();
   t.after(() => outbox.close());
