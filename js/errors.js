@@ -69,6 +69,7 @@ const MESSAGES = {
   'wasm-load-failed': 'the sealpost.wasm module could not be loaded',
   'display-failed': 'the message is valid but no notification could be shown for it',
   'endpoint-refused': 'the push endpoint is not one sealpost/server may send to',
+  destroyed: 'the push keys were destroyed by another context (or with the site\'s data); open a new PushReceiver',
 };
 
 export class SealpostError extends Error {

@@ -132,6 +132,11 @@ export interface OutboxEventMap {
   'retry-scheduled': { queue: string; id: string; attempts: number; code: string; nextAttemptAt: number };
   'dead-lettered': { queue: string; id: string; attempts: number; code: string };
   drained: { queue: string; sent: number; dead: number };
+  /**
+   * The database had to be created again while the outbox was open (the site's data was cleared): `lost`
+   * entries (dead letters included; as this outbox last saw the queue) went with it; new keys were made.
+   */
+  'storage-lost': { queue: string; database: string; lost: number };
 }
 
 export declare class Outbox extends EventTarget {

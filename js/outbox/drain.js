@@ -84,7 +84,7 @@ export class Drain {
     try {
       for (let round = 0; round < MAX_ROUNDS && !this.stopped(); round += 1) {
         removal = await this.settle(removal, tally);
-        const rows = await outbox.store.entries(outbox.name);
+        const rows = outbox.withVoidLeases(await outbox.store.entries(outbox.name));
         const byId = new Map(rows.map((row) => [row.id, row]));
         const plan = planDue(outbox, rows, tried);
         for (const id of plan.expired) {
@@ -129,11 +129,15 @@ export class Drain {
   async claim(row, removal, tally) {
     const { outbox } = this;
     const leaseMs = outbox.policy.requestTimeoutMs + LEASE_MARGIN_MS;
+    // A lease of this outbox's whose attempt ended without its outcome written (see withVoidLeases) is
+    // taken again while it is unchanged: still inflight, with the attempts of that lease.
+    const state = row.voidLease ? 'inflight' : row.state;
     const claim = await outbox.store.claim(row.id, (current) => {
-      if (current.state !== row.state || current.attempts !== row.attempts) return null;
+      if (current.state !== state || current.attempts !== row.attempts) return null;
       return { ...current, state: 'inflight', attempts: current.attempts + 1, leaseUntil: outbox.now() + leaseMs };
     }, removal);
     if (removal) this.removalDone(removal, claim.removed, tally);
+    if (claim.row) outbox.voidLeases.delete(row.id);
     return claim;
   }
 
@@ -166,6 +170,18 @@ export class Drain {
    * still needs (written with the next claim, or by settle()).
    */
   async send(claimed, record) {
+    try {
+      return await this.attempt(claimed, record);
+    } catch (error) {
+      // The outcome could not be written (IndexedDB full): the entry stays inflight under this lease, which
+      // this outbox may take again at once instead of waiting for it to expire.
+      if (error?.code === 'storage-full') this.outbox.voidLeases.set(claimed.id, claimed.attempts);
+      throw error;
+    }
+  }
+
+  /** send() without its handling of a write IndexedDB refused. */
+  async attempt(claimed, record) {
     const { outbox } = this;
     const fenced = (current) => current.attempts === claimed.attempts && current.state === 'inflight';
     let request;

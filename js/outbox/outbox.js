@@ -124,11 +124,31 @@ export class Outbox extends EventTarget {
     this.flushing = false;
     /** Entries admit() stored in flight for this instance's caller to send: id → leaseUntil. */
     this.held = new Map();
+    /** @type {Map<string, number>} id → attempts of leases this outbox holds whose attempt has ended */
+    this.voidLeases = new Map();
   }
 
   /** Whether `row` is in flight under a lease admit() took for this instance's caller. */
   holds(row) {
     return row.state === 'inflight' && this.held.get(row.id) === row.leaseUntil;
+  }
+
+  /**
+   * The rows as the retry plan should see them: an entry leased by this outbox whose attempt ended without
+   * its outcome written (IndexedDB refused the write: storage-full) is pending and due now, not inflight
+   * until the lease expires. Only while the row is unchanged (same attempts, still inflight).
+   */
+  withVoidLeases(rows) {
+    if (this.voidLeases.size === 0) return rows;
+    return rows.map((row) => {
+      const attempts = this.voidLeases.get(row.id);
+      if (attempts === undefined) return row;
+      if (row.state !== 'inflight' || row.attempts !== attempts) {
+        this.voidLeases.delete(row.id);
+        return row;
+      }
+      return { ...row, state: 'pending', leaseUntil: 0, nextAttemptAt: Math.min(row.nextAttemptAt, this.now()), voidLease: true };
+    });
   }
 
   /** Dead-letters, as 'key-lost', every live entry whose key cannot be loaded any more. */
@@ -137,6 +157,31 @@ export class Outbox extends EventTarget {
       if (row.state === 'dead' || !this.keys.has(row.keyId)) continue;
       if (!(await this.keys.handle(row.keyId))) await this.markDead(row, 'key-lost');
     }
+  }
+
+  /**
+   * After the database had to be created again (the site's data was cleared while this outbox was open):
+   * says how many entries went with it ('storage-lost', {lost, database}: the entries, dead letters
+   * included, this outbox last saw in the queue; writes another context made since are not counted) and
+   * makes new keys (the old ones went with the key store), once. Nothing to do otherwise.
+   */
+  async recover() {
+    const lost = this.store.lost;
+    if (!lost) return;
+    this.store.lost = null;
+    this.keys.release();
+    this.keys.list = { current: null, all: [] };
+    this.voidLeases.clear();
+    await this.keys.load();
+    this.emit('storage-lost', { database: this.database, lost: lost.get(this.name) ?? 0 });
+  }
+
+  /** The queue's rows; a database found created again is recovered first (see recover()). */
+  async rows() {
+    await this.recover();
+    const rows = await this.store.entries(this.name);
+    await this.recover();
+    return rows;
   }
 
   // ---------------------------------------------------------------- events
@@ -227,6 +272,7 @@ export class Outbox extends EventTarget {
     try {
       // Sealed under the current key; if another context rotated it meanwhile, sealed again under the new one.
       for (let tries = 0; !row; tries += 1) {
+        await this.recover();
         const keyId = this.keys.current;
         const handle = await this.keys.handle(keyId);
         if (!handle) throw new SealpostError('key-lost', 'the outbox key is gone from the key store');
@@ -239,8 +285,10 @@ export class Outbox extends EventTarget {
         try {
           row = await this.store.add(entry, record, chunks, this.limits, admission);
         } catch (error) {
-          if (!(error instanceof StaleKey) || tries > 0) throw error;
-          await this.keys.refresh();
+          if (!(error instanceof StaleKey) || tries > 1) throw error;
+          // No key list at all: the queue's data is gone; new keys are made (recover()) and the loss said.
+          if (error.current === null) this.store.lost ??= new Map([[this.name, this.store.known.get(this.name) ?? 0]]);
+          else await this.keys.refresh();
         }
       }
     } catch (error) {
@@ -269,6 +317,7 @@ export class Outbox extends EventTarget {
     if (this.flushing) return this.summary({ sent: 0, retrying: 0, dead: 0 }, true);
     this.flushing = true;
     try {
+      await this.recover();
       return await this.flushOnce(options);
     } finally {
       this.flushing = false;
@@ -313,7 +362,7 @@ export class Outbox extends EventTarget {
    * with nothing else left nextAttemptAt is null, so no one waits for their leases.
    */
   async summary(counts, busy = false) {
-    const rows = this.closed ? [] : await this.store.entries(this.name);
+    const rows = this.closed ? [] : await this.rows();
     const remaining = rows.filter((row) => row.state !== 'dead' && !this.holds(row)).length;
     const result = { ...counts, remaining, nextAttemptAt: remaining > 0 ? this.nextAttemptAt(rows) : null };
     if (busy) result.busy = true;
@@ -323,7 +372,7 @@ export class Outbox extends EventTarget {
   /** When the earliest live entry falls due (now, if one is due), or null when none is queued. */
   nextAttemptAt(rows) {
     if (!rows.some((row) => row.state !== 'dead')) return null;
-    const plan = planDue(this, rows);
+    const plan = planDue(this, this.withVoidLeases(rows));
     return plan.due.length > 0 ? this.now() : plan.nextAttemptAt;
   }
 
@@ -346,7 +395,7 @@ export class Outbox extends EventTarget {
    */
   async stats() {
     this.ensureOpen();
-    const rows = await this.store.entries(this.name);
+    const rows = await this.rows();
     const count = (state) => rows.filter((row) => row.state === state).length;
     return { pending: count('pending'), inflight: count('inflight'), dead: count('dead'),
       nextAttemptAt: this.nextAttemptAt(rows) };
@@ -355,7 +404,7 @@ export class Outbox extends EventTarget {
   /** Entries still queued (pending or inflight), dead letters excluded. */
   async size() {
     this.ensureOpen();
-    return (await this.store.entries(this.name)).filter((row) => row.state !== 'dead').length;
+    return (await this.rows()).filter((row) => row.state !== 'dead').length;
   }
 
   /**
@@ -365,7 +414,7 @@ export class Outbox extends EventTarget {
    */
   async list() {
     this.ensureOpen();
-    return this.describe(await this.store.entries(this.name));
+    return this.describe(await this.rows());
   }
 
   /** One entry as list() describes it, or null when it is not in this queue. */

@@ -18,7 +18,7 @@
  * pair of bench runs: 50 → 56 entries/s drained).
  */
 import { SealpostError } from '../errors.js';
-import { deleteDatabase, openDatabase, request, transaction } from '../storage/idb.js';
+import { Database, deleteDatabase, request, transaction } from '../storage/idb.js';
 
 const VERSION = 1;
 const STRICT = { durability: 'strict' };
@@ -46,13 +46,14 @@ export class OutboxStore {
    */
   static async open(factory, name, keyRange = globalThis.IDBKeyRange) {
     if (!keyRange) throw new SealpostError('invalid-argument', 'IDBKeyRange is required beside indexedDB');
-    const db = await openDatabase(factory, name, VERSION, (database) => {
+    // Opened again on its next use if it is closed under it (another tab's upgrade, site data cleared).
+    const db = await Database.open(factory, name, VERSION, (database) => {
       const entries = database.createObjectStore('entries', { keyPath: 'id' });
       entries.createIndex('order', ['queue', 'seq'], { unique: true });
       database.createObjectStore('records');
       database.createObjectStore('chunks');
       database.createObjectStore('meta');
-    });
+    }, ALL);
     return new OutboxStore(factory, name, db, keyRange);
   }
 
@@ -61,6 +62,19 @@ export class OutboxStore {
     this.name = name;
     this.db = db;
     this.keyRange = keyRange;
+    /** @type {Map<string, number>} per queue, how many entries (dead letters included) it held when last seen */
+    this.known = new Map();
+    /**
+     * Set when the database had to be created again on a reopen (the site's data was cleared under it):
+     * per queue, the entries that went with it (as last seen here). The outbox reads and clears it.
+     * @type {Map<string, number> | null}
+     */
+    this.lost = null;
+    db.onChange((why) => {
+      if (why !== 'recreated') return;
+      this.lost = new Map(this.known);
+      this.known.clear();
+    });
   }
 
   /** Keys [queue, *] of the 'order' index. */
@@ -78,9 +92,11 @@ export class OutboxStore {
   }
 
   /** Every entry row of `queue`, in sequence order. */
-  entries(queue) {
-    return transaction(this.db, 'entries', 'readonly', (tx) =>
+  async entries(queue) {
+    const rows = await transaction(this.db, 'entries', 'readonly', (tx) =>
       request(tx.objectStore('entries').index('order').getAll(this.queueRange(queue))));
+    this.known.set(queue, rows.length);
+    return rows;
   }
 
   /** One entry row, or undefined. */
@@ -147,7 +163,8 @@ export class OutboxStore {
       const [usage = { entries: 0, bytes: 0 }, seq = 0, keys] = await Promise.all([
         request(meta.get(`usage:${entry.queue}`)), request(meta.get(`seq:${entry.queue}`)),
         request(meta.get(`keys:${entry.queue}`))]);
-      if (keys && keys.current !== entry.keyId) throw new StaleKey(keys.current);
+      // No key list at all: the queue's rows are gone (its data was cleared, or destroy() ran elsewhere).
+      if (!keys || keys.current !== entry.keyId) throw new StaleKey(keys?.current ?? null);
       if (usage.entries + 1 > limits.maxEntries) {
         throw new SealpostError('quota', `the queue holds ${usage.entries} entries (maxEntries ${limits.maxEntries})`);
       }
@@ -167,6 +184,7 @@ export class OutboxStore {
       tx.objectStore('records').add(record, entry.id);
       const store = tx.objectStore('chunks');
       chunks.forEach((chunk, index) => store.add(chunk, [entry.id, index]));
+      this.known.set(entry.queue, usage.entries + 1);
       return admission ? { ...row, behind } : row;
     }, STRICT);
   }
@@ -241,6 +259,7 @@ export class OutboxStore {
     const usage = (await request(meta.get(`usage:${row.queue}`))) ?? { entries: 1, bytes: row.size };
     meta.put({ entries: Math.max(0, usage.entries - 1), bytes: Math.max(0, usage.bytes - row.size) },
       `usage:${row.queue}`);
+    this.known.set(row.queue, Math.max(0, usage.entries - 1));
     tx.objectStore('entries').delete(id);
     tx.objectStore('records').delete(id);
     tx.objectStore('chunks').delete(this.chunkRange(id));
@@ -304,6 +323,7 @@ export class OutboxStore {
       }
       const meta = tx.objectStore('meta');
       for (const key of ['seq', 'usage', 'keys', 'drainer']) meta.delete(`${key}:${queue}`);
+      this.known.set(queue, 0);
     }, STRICT);
   }
 

@@ -16,6 +16,8 @@ import { KeyKind, ready } from '../wasm/loader.js';
 import { PushStore } from './store.js';
 
 const DAY_MS = 24 * 3600 * 1000;
+/** A key id in a key-store purpose: 8 bytes in base64url. */
+const KEY_ID = /^[A-Za-z0-9_-]{11}$/;
 const encoder = new TextEncoder();
 
 function invalid(message) {
@@ -142,6 +144,22 @@ export class PushReceiver {
 
   ensureOpen() {
     if (this.closed) throw new SealpostError('closed', 'this PushReceiver is closed');
+    if (this.store.destroyed) {
+      // Another context destroyed the keys (or the site's data was cleared): the copies in Wasm memory
+      // are zeroed now, so nothing opens with a shredded key.
+      this.releaseAll();
+      this.store.ensureLive();
+    }
+  }
+
+  /** Rethrows `error`; when it says the keys were destroyed, the keys in memory are zeroed first. */
+  failed(error) {
+    if (error?.code === 'destroyed') {
+      this.store.destroyed = true;
+      this.store.destroyedBy ??= 'destroyed';
+      this.releaseAll();
+    }
+    throw error;
   }
 
   purpose(keyId) {
@@ -201,6 +219,13 @@ export class PushReceiver {
     const imported = [];
     try {
       let currentRow = rows.current;
+      // Keys were loaded before and now there are none: another context destroyed them (or the site's
+      // data was cleared). Not made again from here: that would hand out a key the app never asked for.
+      if (!currentRow && this.current) {
+        this.store.destroyed = true;
+        this.store.destroyedBy ??= 'destroyed';
+        this.ensureOpen(); // throws 'destroyed'
+      }
       let handle = currentRow ? await this.importStored(currentRow.keyId) : 0;
       if (handle) imported.push(handle);
       if (!handle) {
@@ -272,21 +297,29 @@ export class PushReceiver {
   async open(envelope) {
     this.ensureOpen();
     const bytes = envelopeBytes(envelope);
-    await this.prunePrevious();
-    let opened;
     try {
-      opened = this.decode(bytes);
+      await this.prunePrevious();
+      let opened;
+      try {
+        opened = this.decode(bytes);
+      } catch (error) {
+        // Another context (the page or the worker) may have rotated the key: reload once and retry.
+        if (error?.code !== 'unknown-recipient') throw error;
+        await this.loadKeys();
+        this.ensureOpen();
+        opened = this.decode(bytes);
+      }
+      // Fails with 'destroyed' if another context's destroy() deleted the keys before this commits: the
+      // message is then never returned.
+      await this.remember(opened.id, opened.expiresAt);
+      return opened.message;
     } catch (error) {
-      // Another context (the page or the worker) may have rotated the key: reload once and retry.
-      if (error?.code !== 'unknown-recipient') throw error;
-      await this.loadKeys();
-      opened = this.decode(bytes);
+      return this.failed(error);
     }
-    await this.remember(opened.id, opened.expiresAt);
-    return opened.message;
   }
 
   decode(bytes) {
+    this.ensureOpen();
     const handles = [this.current.handle, ...this.previous.map((key) => key.handle)];
     return this.core.pushOpen(handles, this.trustedSigners, bytes, Math.floor(this.now() / 1000),
       this.maxSkewSeconds);
@@ -307,7 +340,7 @@ export class PushReceiver {
    */
   async release(id) {
     this.ensureOpen();
-    await this.store.release(id);
+    await this.store.release(id).catch((error) => this.failed(error));
   }
 
   /**
@@ -320,29 +353,50 @@ export class PushReceiver {
     const created = await this.createKey();
     const retiredAt = this.now();
     const old = this.current;
+    let retired;
     try {
-      await this.store.rotate(old.keyId, created.keyId, retiredAt);
+      retired = await this.store.rotate(old.keyId, created.keyId, retiredAt);
     } catch (error) {
       this.core.keyRelease(created.handle);
-      await this.keyStore.delete(this.purpose(created.keyId));
-      throw error;
+      await this.keyStore.delete(this.purpose(created.keyId)).catch(() => {});
+      return this.failed(error);
     }
-    this.previous.unshift({ keyId: old.keyId, handle: old.handle, retiredAt });
-    this.current = { keyId: created.keyId, handle: created.handle,
-      publicKey: toBase64url(this.core.keyPublic(created.handle)) };
+    if (retired === old.keyId) {
+      this.previous.unshift({ keyId: old.keyId, handle: old.handle, retiredAt });
+      this.current = { keyId: created.keyId, handle: created.handle,
+        publicKey: toBase64url(this.core.keyPublic(created.handle)) };
+    } else {
+      // Another context rotated meanwhile: its new key was retired by this rotation and stays in its grace
+      // period like `old`. The key list is read again to take it up.
+      this.core.keyRelease(created.handle);
+      await this.loadKeys().catch((error) => this.failed(error));
+    }
     await this.prunePrevious();
     return { publicKey: this.current.publicKey, keyId: this.current.keyId };
   }
 
   /**
-   * Crypto-shreds this device's push keys (e.g. at logout): every stored key is deleted first, then the
-   * key list and the seen ids. Envelopes sealed to these keys can never be opened again; a receiver
-   * opened later starts with a new key that the app server must learn.
+   * Crypto-shreds this device's push keys (e.g. at logout): the key list and the seen ids first (in one
+   * transaction), then every stored key, then the database. Envelopes sealed to these keys can never be
+   * opened again; a receiver opened later starts with a new key that the app server must learn. Another
+   * context holding a receiver on the same database fails from then on with 'destroyed' (its keys in
+   * memory zeroed) and never opens an envelope with the shredded keys.
    */
   async destroy() {
     this.ensureOpen();
-    const keyIds = new Set((await this.store.keys()).all);
+    // First the key rows, in one transaction: from its commit on no context opens an envelope (their
+    // open() checks the rows in the transaction that records the message as seen).
+    const keyIds = new Set(await this.store.clearKeys().catch((error) => this.failed(error)));
     for (const key of [this.current, ...this.previous]) if (key) keyIds.add(key.keyId);
+    this.releaseAll();
+    // Every key stored under this receiver's name, also one a context created and had not listed yet.
+    if (typeof this.keyStore.purposes === 'function') {
+      const prefix = this.purpose('');
+      for (const purpose of await this.keyStore.purposes(prefix)) {
+        const keyId = purpose.slice(prefix.length);
+        if (KEY_ID.test(keyId)) keyIds.add(keyId);
+      }
+    }
     for (const keyId of keyIds) await this.keyStore.delete(this.purpose(keyId));
     if (typeof this.keyStore.shredWrappingKeyIfUnused === 'function') await this.keyStore.shredWrappingKeyIfUnused();
     this.close();

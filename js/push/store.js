@@ -5,9 +5,13 @@
  * Database `name` (default 'sealpost-push'), version 1:
  *   keys: 'current' -> {keyId, createdAt}; 'previous:<keyId>' -> {keyId, retiredAt}   (key ids base64url)
  *   seen: {id, expiresAt} keyed by id, indexed by expiresAt (Unix seconds) for pruning
+ *
+ * Another context's destroy() deletes the database: this store hears it (versionchange to no version) and
+ * refuses every later call with 'destroyed' instead of creating the database again. A database that had
+ * to be created again on a reopen (the site's data was cleared under it) counts as destroyed too.
  */
 import { SealpostError } from '../errors.js';
-import { deleteDatabase, openDatabase, request, transaction } from '../storage/idb.js';
+import { Database, deleteDatabase, request, transaction as run } from '../storage/idb.js';
 
 const CURRENT = 'current';
 const PREVIOUS = 'previous:';
@@ -30,14 +34,19 @@ function pruneSeen(seen, nowSeconds) {
   });
 }
 
+function destroyedError() {
+  return new SealpostError('destroyed', 'the push keys were destroyed (destroy() in another context, or the '
+    + "site's data was cleared); open a new PushReceiver: it starts with a new key");
+}
+
 export class PushStore {
   /** @param {IDBFactory} factory @param {string} name */
   static async open(factory, name) {
-    const db = await openDatabase(factory, name, 1, (database) => {
+    const db = await Database.open(factory, name, 1, (database) => {
       database.createObjectStore('keys');
       const seen = database.createObjectStore('seen', { keyPath: 'id' });
       seen.createIndex('expiresAt', 'expiresAt');
-    });
+    }, ['keys', 'seen']);
     return new PushStore(factory, name, db);
   }
 
@@ -45,11 +54,49 @@ export class PushStore {
     this.factory = factory;
     this.name = name;
     this.db = db;
+    this.destroyed = false;
+    /** @type {'destroyed' | 'cleared' | null} why the keys are gone */
+    this.destroyedBy = null;
+    this.interrupted = false;
+    db.onChange((why) => {
+      // 'destroyed': another context's destroy(); 'cleared': the database was created again (site data cleared).
+      if (why === 'deleted' || why === 'recreated') {
+        this.destroyed = true;
+        this.destroyedBy ??= why === 'deleted' ? 'destroyed' : 'cleared';
+      }
+      else if (why === 'closed') this.interrupted = true; // by the browser: the data may be gone (see verify())
+    });
+  }
+
+  /**
+   * After the browser closed the connection (e.g. the site's data was cleared), reopens it to learn
+   * whether the keys are still there: `destroyed` is set when the database had to be created again.
+   */
+  async verify() {
+    if (!this.interrupted || this.destroyed) return;
+    this.interrupted = false;
+    await this.keys().catch(() => {});
+  }
+
+  /** Throws 'destroyed' once the database was deleted under this store. */
+  ensureLive() {
+    if (this.destroyed) throw destroyedError();
+  }
+
+  /** A transaction, refused once the database was deleted (it is never created again from here). */
+  async transaction(stores, mode, body, options) {
+    this.ensureLive();
+    try {
+      return await run(this.db, stores, mode, body, options);
+    } catch (error) {
+      if (this.destroyed && !(error instanceof SealpostError)) throw destroyedError();
+      throw error;
+    }
   }
 
   /** The key rows: {current: {keyId, createdAt} | null, previous: [{keyId, retiredAt}], all: [keyId]}. */
   async keys() {
-    const rows = await transaction(this.db, 'keys', 'readonly', async (tx) => {
+    const rows = await this.transaction('keys', 'readonly', async (tx) => {
       const store = tx.objectStore('keys');
       const [keys, values] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
       return keys.map((key, i) => [key, values[i]]);
@@ -65,33 +112,58 @@ export class PushStore {
    * contexts creating it at once agree on one — the loser's add() fails with ConstraintError.
    */
   setCurrent(row, replacing) {
-    return transaction(this.db, 'keys', 'readwrite', (tx) => {
+    return this.transaction('keys', 'readwrite', (tx) => {
       const store = tx.objectStore('keys');
       return replacing ? request(store.put(row, CURRENT)) : request(store.add(row, CURRENT));
     }, STRICT);
   }
 
-  /** Rotation, in one transaction: `old` becomes a previous key retired at `retiredAt`, `created` current. */
+  /**
+   * Rotation, in one transaction: the key that is current now becomes a previous key retired at
+   * `retiredAt`, and `createdKeyId` current. Resolves with the retired key's id: another context may have
+   * rotated since this one read the keys, and then it is that context's new key, not `oldKeyId` (which is
+   * a previous key already). Rejects with 'destroyed' when there is no current key (the keys were destroyed).
+   */
   rotate(oldKeyId, createdKeyId, retiredAt) {
-    return transaction(this.db, 'keys', 'readwrite', (tx) => {
+    return this.transaction('keys', 'readwrite', async (tx) => {
       const store = tx.objectStore('keys');
-      store.put({ keyId: oldKeyId, retiredAt }, PREVIOUS + oldKeyId);
-      return request(store.put({ keyId: createdKeyId, createdAt: retiredAt }, CURRENT));
+      const current = await request(store.get(CURRENT));
+      if (!current) throw destroyedError();
+      store.put({ keyId: current.keyId, retiredAt }, PREVIOUS + current.keyId);
+      await request(store.put({ keyId: createdKeyId, createdAt: retiredAt }, CURRENT));
+      return current.keyId;
+    }, STRICT);
+  }
+
+  /**
+   * The first step of destroy(): every key row deleted in one transaction (from then on no context's
+   * open() can succeed: remember() checks the current row), resolving with the key ids they named.
+   */
+  clearKeys() {
+    return this.transaction(['keys', 'seen'], 'readwrite', async (tx) => {
+      const store = tx.objectStore('keys');
+      const rows = await request(store.getAll());
+      store.clear();
+      tx.objectStore('seen').clear();
+      return rows.map((row) => row?.keyId).filter(Boolean);
     }, STRICT);
   }
 
   /** Deletes a previous key's row. */
   forget(keyId) {
-    return transaction(this.db, 'keys', 'readwrite', (tx) => request(tx.objectStore('keys').delete(PREVIOUS + keyId)),
+    return this.transaction('keys', 'readwrite', (tx) => request(tx.objectStore('keys').delete(PREVIOUS + keyId)),
       STRICT);
   }
 
   /**
    * Records a message id as seen until it expires, in one transaction with the check, so two concurrent
    * deliveries of one envelope open once: 'replayed' if it is seen already. Prunes expired ids on the way.
+   * The same transaction checks that the keys still exist ('destroyed' when another context's destroy()
+   * deleted them first), so no envelope is reported opened after the keys were shredded.
    */
   remember(id, expiresAt, nowSeconds) {
-    return transaction(this.db, 'seen', 'readwrite', async (tx) => {
+    return this.transaction(['keys', 'seen'], 'readwrite', async (tx) => {
+      if (!(await request(tx.objectStore('keys').get(CURRENT)))) throw destroyedError();
       const seen = tx.objectStore('seen');
       const existing = await request(seen.get(id));
       if (existing && existing.expiresAt >= nowSeconds) {
@@ -104,7 +176,7 @@ export class PushStore {
 
   /** Forgets a seen id. */
   release(id) {
-    return transaction(this.db, 'seen', 'readwrite', (tx) => request(tx.objectStore('seen').delete(id)), STRICT);
+    return this.transaction('seen', 'readwrite', (tx) => request(tx.objectStore('seen').delete(id)), STRICT);
   }
 
   close() {
@@ -114,6 +186,7 @@ export class PushStore {
   /** Closes and deletes the database. */
   async deleteDatabase() {
     this.close();
+    this.destroyed = true;
     await deleteDatabase(this.factory, this.name);
   }
 }

@@ -21,7 +21,7 @@
  * Loading always unwraps with the row read in the same transaction.
  */
 import { SealpostError } from '../errors.js';
-import { deleteDatabase, openDatabase, request, transaction } from './idb.js';
+import { Database, deleteDatabase, request, transaction } from './idb.js';
 
 const WRAPPING_ROW = 'wrapping-key';
 const encoder = new TextEncoder();
@@ -46,9 +46,10 @@ export class WebCryptoKeyStore {
     const name = options.name ?? 'sealpost-keys';
     const subtle = (options.crypto ?? globalThis.crypto)?.subtle;
     if (!subtle) throw new SealpostError('invalid-argument', 'WebCrypto (crypto.subtle) is required for the key store');
-    const db = await openDatabase(factory, name, 1, (database) => {
+    // Opened again on its next use if it is closed under it (another tab's upgrade, site data cleared).
+    const db = await Database.open(factory, name, 1, (database) => {
       database.createObjectStore('keys');
-    });
+    }, ['keys']);
     const store = new WebCryptoKeyStore(factory, name, db, subtle);
     await store.wrappingKey();
     return store;
@@ -61,6 +62,10 @@ export class WebCryptoKeyStore {
     this.subtle = subtle;
     this.wrapping = null;
     this.closed = false;
+    // A database created again (its data cleared) has no wrapping key: the one in memory wraps nothing.
+    db.onChange((why) => {
+      if (why === 'recreated' || why === 'deleted') this.wrapping = null;
+    });
   }
 
   ensureOpen() {

@@ -5,7 +5,7 @@
 import * as sealpost from '../index.js';
 import { SealpostError } from '../errors.js';
 
-const OUTBOX_EVENTS = ['enqueued', 'sent', 'retry-scheduled', 'dead-lettered', 'drained'];
+const OUTBOX_EVENTS = ['enqueued', 'sent', 'retry-scheduled', 'dead-lettered', 'drained', 'storage-lost'];
 
 /**
  * The Outbox and PushReceiver classes of this build, looked up when first needed (a namespace import, so a
@@ -24,7 +24,7 @@ function safeDetail(detail) {
   if (!detail || typeof detail !== 'object') return {};
   const out = {};
   for (const key of ['id', 'state', 'code', 'attempts', 'nextAttemptAt', 'status', 'sent', 'retrying', 'dead',
-    'remaining']) {
+    'remaining', 'lost', 'database']) {
     const value = detail[key];
     if (value === undefined) continue;
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) out[key] = value;
@@ -32,16 +32,27 @@ function safeDetail(detail) {
   return out;
 }
 
-/** A promise made once and kept; forgotten when it rejects, so that the next call tries again. */
+/**
+ * A promise made once and kept; forgotten when it rejects, so that the next call tries again, or when
+ * `reset(value)` is called with the value it resolved with.
+ */
 function once(make) {
   let promise = null;
-  return () => {
-    promise ??= make().catch((error) => {
+  let settled;
+  const get = () => {
+    promise ??= make().then((value) => {
+      settled = value;
+      return value;
+    }, (error) => {
       promise = null;
       throw error;
     });
     return promise;
   };
+  get.reset = (value) => {
+    if (settled === value) promise = null;
+  };
+  return get;
 }
 
 /**
@@ -83,9 +94,21 @@ export function components({ settings, indexedDB, fetchModule, broadcast }) {
     return component('PushReceiver').open({ wasmUrl: settings.wasmUrl, indexedDB: indexedDB(), ...options });
   });
 
-  const receiver = () => (settings.push
-    ? openReceiver()
-    : Promise.reject(new SealpostError('closed', 'push is not configured in installSealpost')));
+  // A receiver whose keys were destroyed under it (another context's destroy(), or the site's data
+  // cleared) is replaced by a new one, with a new key, on its next use.
+  const receiver = async () => {
+    if (!settings.push) throw new SealpostError('closed', 'push is not configured in installSealpost');
+    const rx = await openReceiver();
+    await rx.store?.verify?.();
+    if (!rx.closed && !rx.store?.destroyed) return rx;
+    rx.close();
+    openReceiver.reset(rx);
+    const fresh = await openReceiver();
+    // The app server must learn the new key (as after rotate()); envelopes sealed to the old keys fail
+    // with 'unknown-recipient' from now on.
+    if (fresh !== rx) broadcast({ type: 'push-key-replaced', reason: rx.store?.destroyedBy ?? 'closed', keyId: fresh.keyId });
+    return fresh;
+  };
 
   return { outboxes, receiver };
 }

@@ -27,5 +27,7 @@ export function broadcaster(now) {
 
 /** @returns {{code: string, message: string}} */
 export function errorInfo(error) {
-  return { code: error?.code ?? 'error', message: String(error?.message ?? error) };
+  // A DOMException's `code` is a legacy number (11 for InvalidStateError): its name says more.
+  const code = typeof error?.code === 'string' ? error.code : error?.name ?? 'error';
+  return { code, message: String(error?.message ?? error) };
 }

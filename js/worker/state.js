@@ -4,7 +4,7 @@
  * are what earlier versions stored; keep them.
  */
 import { SealpostError } from '../errors.js';
-import { openDatabase, request, transaction } from '../storage/idb.js';
+import { Database, request, transaction } from '../storage/idb.js';
 
 const STATE_DB = 'sealpost-sw';
 const TIME_OF_DAY = /^([01]\d|2[0-3]):([0-5]\d)$/;
@@ -44,7 +44,7 @@ export class WorkerState {
   /** @param {() => IDBFactory} factory  read when the database is first opened */
   constructor(factory) {
     this.factory = factory;
-    /** @type {Promise<IDBDatabase> | null} */
+    /** @type {Promise<Database> | null} */
     this.opening = null;
     /** @type {Map<string, number>} re-arm times this worker life wrote (saves a read) */
     this.rearmed = new Map();
@@ -52,7 +52,8 @@ export class WorkerState {
 
   /** @private */
   db() {
-    this.opening ??= openDatabase(this.factory(), STATE_DB, 1, (db) => db.createObjectStore('kv')).catch((error) => {
+    // Opened again on its next use if it is closed under it (another tab's upgrade, site data cleared).
+    this.opening ??= Database.open(this.factory(), STATE_DB, 1, (db) => db.createObjectStore('kv'), ['kv']).catch((error) => {
       this.opening = null;
       throw error;
     });

@@ -91,3 +91,37 @@ test('PushReceiver opens real push events in a module worker and remembers ids a
   for (const size of atRest.sizes) assert.equal(size, 64 + 16, 'X25519 secret ‖ public, AES-GCM tag');
   assert.deepEqual(csp, []);
 });
+
+test('page and worker rotate at once: one current key, both old keys open in grace; destroy() in the page stops the worker opening', async (t) => {
+  const demo = await createDemoServer({ port: 0, mounts: [['/pushfx/', fixtures]] });
+  t.after(() => demo.close());
+  const signer = generateSignerKeyPair();
+  const browser = await launch();
+  t.after(() => browser.close());
+  const s = await session(browser.context, demo.url, signer);
+  const original = s.key.publicKey;
+  assert.deepEqual(await s.page.evaluate(() => window.pageKey()), s.key, 'page and worker share one key');
+  const seal = (publicKey, id) => sealPush({ recipientPublicKey: publicKey, signer, message: { id, title: id } });
+
+  // Both contexts rotate in the same moment, on real IndexedDB.
+  const [fromPage, fromWorker] = await s.page.evaluate(() => Promise.all([window.pageRotate(), window.ask({ type: 'rotate' })]));
+  assert.ok(fromPage.keyId && fromWorker.keyId, JSON.stringify([fromPage, fromWorker]));
+  assert.notEqual(fromPage.keyId, fromWorker.keyId);
+  const rows = await s.page.evaluate(() => window.keyRows());
+  assert.ok([fromPage.keyId, fromWorker.keyId].includes(rows.current), JSON.stringify(rows));
+  const loser = rows.current === fromPage.keyId ? fromWorker : fromPage;
+  assert.deepEqual(rows.previous, [s.key.keyId, loser.keyId].sort(), 'the original key and the other new key are in grace');
+
+  // Envelopes sealed to any of the three keys open as real pushes in the worker.
+  for (const [key, id] of [[original, 'to-original'], [fromPage.publicKey, 'to-page-key'], [fromWorker.publicKey, 'to-worker-key']]) {
+    assert.deepEqual(await s.deliver(seal(key, id)), { ok: true, id, title: id });
+  }
+
+  // The page destroys the keys while the worker holds its receiver open: the worker refuses from then on.
+  assert.deepEqual(await s.page.evaluate(() => window.pageDestroy()), { destroyed: true });
+  for (const [key, id] of [[original, 'late-original'], [fromPage.publicKey, 'late-page'], [fromWorker.publicKey, 'late-worker']]) {
+    assert.deepEqual(await s.deliver(seal(key, id)), { ok: false, code: 'destroyed' });
+  }
+  const key = await s.page.evaluate(() => window.ask({ type: 'key' }));
+  assert.match(key.error, /^destroyed /);
+});

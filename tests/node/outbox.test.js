@@ -323,6 +323,59 @@ test("IndexedDB's QuotaExceededError rejects the new entry as storage-full and t
   assert.equal(await outbox.size(), 2);
 });
 
+test('an attempt whose outcome IndexedDB refuses to store (storage-full) is tried again by the next flush, not after its lease', async (t) => {
+  const { outbox } = await openOutbox({ retry: { baseDelayMs: 1000, jitter: 'none' } });
+  t.after(() => outbox.close());
+  const { id } = await outbox.enqueue({ url: 'http://127.0.0.1:9/a', method: 'POST', body: 'a' });
+  // The network fails, and so does the write that schedules the retry (a full disk).
+  const proto = Object.getPrototypeOf(outbox.store.db.transaction('entries', 'readwrite').objectStore('entries'));
+  const put = proto.put;
+  let refuse = false;
+  proto.put = function putFull(...args) {
+    if (refuse && this.name === 'entries') throw new DOMException('the disk is full', 'QuotaExceededError');
+    return put.apply(this, args);
+  };
+  const failing = async () => {
+    refuse = true; // the lease was written; what comes after the attempt is refused
+    throw new TypeError('Failed to fetch');
+  };
+  try {
+    await assert.rejects(outbox.flush({ fetch: failing }), (e) => e instanceof SealpostError && e.code === 'storage-full');
+  } finally {
+    proto.put = put;
+  }
+  const [row] = await outbox.list();
+  assert.equal(row.state, 'inflight', 'the lease stays at rest');
+  assert.equal((await outbox.stats()).nextAttemptAt, outbox.now(), 'due now for this outbox, not when the lease expires');
+  // Room again: the next flush sends it at once, with the same idempotency key.
+  const keys = [];
+  const result = await outbox.flush({ fetch: async (request) => { keys.push(request.headers.get('Idempotency-Key')); return new Response(null, { status: 201 }); } });
+  assert.equal(result.sent, 1);
+  assert.deepEqual(keys, [id]);
+  assert.equal(await outbox.size(), 0);
+});
+
+test('another context upgrading the database: the connection steps aside, reopens at the newer version, and refuses one without its stores', async (t) => {
+  const { outbox, indexedDB } = await openOutbox();
+  t.after(() => outbox.close());
+  await outbox.enqueue({ url: 'http://127.0.0.1:9/a', method: 'POST', body: 'a' });
+  const upgrade = (version, change) => new Promise((resolve, reject) => {
+    const req = indexedDB.open('sealpost-outbox', version);
+    req.onupgradeneeded = () => change(req.result);
+    req.onsuccess = () => { req.result.close(); resolve(); };
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => reject(new Error('blocked by the open outbox'));
+  });
+  // A newer build adds a store: the outbox closes for it, then goes on at version 2.
+  await upgrade(2, (db) => db.createObjectStore('added-in-v2'));
+  await outbox.enqueue({ url: 'http://127.0.0.1:9/b', method: 'POST', body: 'b' });
+  assert.equal(await outbox.size(), 2);
+  // A newer build without a store this one needs: a clear error, and nothing is written.
+  await upgrade(3, (db) => db.deleteObjectStore('chunks'));
+  await assert.rejects(outbox.enqueue({ url: 'http://127.0.0.1:9/c', method: 'POST', body: 'c' }),
+    (e) => e instanceof SealpostError && e.code === 'unsupported-version' && /chunks/.test(e.message));
+});
+
 test('bad requests are invalid-request and nothing is queued', async (t) => {
   const { outbox } = await openOutbox();
   t.after(() => outbox.close());

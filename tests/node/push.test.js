@@ -274,6 +274,117 @@ test('destroy() crypto-shreds the push keys: old envelopes never open again', as
   fresh.close();
 });
 
+/** The key rows in the push database: the current key id and the previous ones (sorted). */
+async function keyRows(indexedDB, name = 'sealpost-push') {
+  const db = await new Promise((resolve, reject) => {
+    const req = indexedDB.open(name);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  const rows = await new Promise((resolve) => {
+    const store = db.transaction('keys').objectStore('keys');
+    const keys = store.getAllKeys();
+    const values = store.getAll();
+    values.onsuccess = () => resolve(keys.result.map((key, i) => [key, values.result[i]]));
+  });
+  db.close();
+  return {
+    current: rows.find(([key]) => key === 'current')?.[1].keyId ?? null,
+    previous: rows.filter(([key]) => key.startsWith('previous:')).map(([, row]) => row.keyId).sort(),
+  };
+}
+
+test('two contexts rotating at once: one current key, both old keys in their grace period', async () => {
+  for (let round = 0; round < 5; round += 1) {
+    const indexedDB = new IDBFactory();
+    const c = clock();
+    // Each context has its own key store connection, as a page and its worker do.
+    const open = async () => PushReceiver.open({ allowUnsigned: true, indexedDB,
+      keyStore: await WebCryptoKeyStore.open({ indexedDB }), now: c.now, gracePeriodMs: 3600_000 });
+    const page = await open();
+    const worker = await open();
+    const original = page.publicKey;
+    const [a, b] = await Promise.all([page.rotate(), worker.rotate()]);
+    assert.notEqual(a.keyId, b.keyId);
+    const rows = await keyRows(indexedDB);
+    const winner = rows.current === a.keyId ? a : b;
+    const loser = winner === a ? b : a;
+    assert.ok(rows.current === a.keyId || rows.current === b.keyId, `current is one of the new keys: ${JSON.stringify(rows)}`);
+    assert.deepEqual(rows.previous, [toBase64url(keyId(fromBase64url(original))), loser.keyId].sort(),
+      'the original key and the other new key are both previous keys');
+
+    // Both contexts open envelopes sealed to any of the three keys (a new context too), during the grace.
+    const seal = (key, id) => sealPush({ recipientPublicKey: key, now: c.t, message: { id, title: 't' } });
+    const third = await open();
+    assert.equal(third.publicKey, winner.publicKey, 'a new context takes up the current key');
+    for (const [rx, who] of [[page, 'page'], [worker, 'worker'], [third, 'third']]) {
+      for (const [key, what] of [[original, 'original'], [a.publicKey, 'a'], [b.publicKey, 'b']]) {
+        const id = `${who}-${what}-${round}`;
+        assert.equal((await rx.open(seal(key, id))).id, id, `${who} opens an envelope sealed to ${what}`);
+      }
+    }
+    // After the grace period only the current key opens, and the old ones are gone at rest.
+    c.t += 3600_001;
+    await rejects(third.open(seal(loser.publicKey, `late-${round}`)), 'unknown-recipient');
+    await rejects(page.open(seal(original, `late-o-${round}`)), 'unknown-recipient');
+    assert.equal((await worker.open(seal(winner.publicKey, `late-w-${round}`))).id, `late-w-${round}`);
+    assert.deepEqual((await keyRows(indexedDB)).previous, []);
+    const purposes = await third.keyStore.purposes('push:');
+    assert.deepEqual(purposes, [`push:sealpost-push:${winner.keyId}`]);
+    for (const rx of [page, worker, third]) rx.close();
+  }
+});
+
+test('destroy() in one context: the other fails with destroyed on its next call, never opens with the shredded keys', async () => {
+  const indexedDB = new IDBFactory();
+  const c = clock();
+  const open = async () => PushReceiver.open({ allowUnsigned: true, indexedDB,
+    keyStore: await WebCryptoKeyStore.open({ indexedDB }), now: c.now });
+  const page = await open();
+  const worker = await open();
+  const publicKey = worker.publicKey;
+  const seal = (id) => sealPush({ recipientPublicKey: publicKey, now: c.t, message: { id, title: 't' } });
+  assert.equal((await worker.open(seal('before'))).id, 'before');
+  await page.destroy();
+  await rejects(worker.open(seal('after')), 'destroyed');
+  await rejects(worker.open(seal('after-2')), 'destroyed');
+  await rejects(worker.rotate(), 'destroyed');
+  await rejects(worker.release('before'), 'destroyed');
+  assert.throws(() => worker.publicKey, (error) => error.code === 'destroyed');
+  worker.close();
+  // A receiver opened afterwards starts over with a new key.
+  const fresh = await open();
+  assert.notEqual(fresh.publicKey, publicKey);
+  await rejects(fresh.open(seal('after-3')), 'unknown-recipient');
+  fresh.close();
+});
+
+test('destroy() racing another context\'s open(): every envelope either opened before the shredding or fails with destroyed', async () => {
+  for (let round = 0; round < 10; round += 1) {
+    const indexedDB = new IDBFactory();
+    const c = clock();
+    const open = async () => PushReceiver.open({ allowUnsigned: true, indexedDB,
+      keyStore: await WebCryptoKeyStore.open({ indexedDB }), now: c.now });
+    const page = await open();
+    const worker = await open();
+    const publicKey = worker.publicKey;
+    const envelopes = Array.from({ length: 8 }, (_, i) =>
+      sealPush({ recipientPublicKey: publicKey, now: c.t, message: { id: `m${i}`, title: 't' } }));
+    const destroyed = page.destroy();
+    const results = await Promise.allSettled(envelopes.map((envelope, i) =>
+      new Promise((resolve) => setTimeout(resolve, i)).then(() => worker.open(envelope))));
+    await destroyed;
+    for (const r of results) {
+      if (r.status === 'rejected') assert.equal(r.reason?.code, 'destroyed', String(r.reason?.stack ?? r.reason));
+    }
+    await rejects(worker.open(envelopes[0]), 'destroyed');
+    worker.close();
+    const fresh = await open();
+    assert.notEqual(fresh.publicKey, publicKey, 'nothing resurrected the shredded key');
+    fresh.close();
+  }
+});
+
 test('the device secret key is stored only wrapped', async () => {
   const indexedDB = new IDBFactory();
   const { rx } = await receiver({ indexedDB });
