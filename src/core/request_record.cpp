@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_text.hpp"
+
 namespace sealpost::request_record {
 
 using nlohmann::json;
@@ -126,7 +128,7 @@ Status validate(json& fields, std::string& field) {
 }
 
 Status encode(ByteView fields_json, ByteView body, SecretBytes& plaintext, std::string& field) {
-  json fields = json::parse(fields_json.begin(), fields_json.end(), nullptr, false);
+  json fields = parse_json(fields_json);
   if (fields.is_discarded() || !fields.is_object()) return bad(field, "request");
   fields.erase("body");
   fields.erase("v");
@@ -154,8 +156,7 @@ Status decode_v2(ByteView plaintext, json& fields, SecretBytes& body) {
   std::size_t n = 0;
   for (std::size_t i = 0; i < 4; ++i) n |= static_cast<std::size_t>(plaintext[1 + i]) << (8 * i);
   if (n > plaintext.size() - kHeaderBytes) return Status::malformed;
-  const ByteView text = plaintext.subspan(kHeaderBytes, n);
-  fields = json::parse(text.begin(), text.end(), nullptr, false);
+  fields = parse_json(plaintext.subspan(kHeaderBytes, n));
   // "v" and "body" are never written into the fields (encode() removes them).
   if (fields.is_discarded() || !fields.is_object() || fields.contains("v") || fields.contains("body")) {
     return Status::malformed;
