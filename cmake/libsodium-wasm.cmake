@@ -39,6 +39,11 @@ list(APPEND _sources "${_simd_chacha}" "${CMAKE_CURRENT_SOURCE_DIR}/src/wasm/sod
 set_source_files_properties("${_simd_chacha}" "${_sodium}/crypto_stream/chacha20/stream_chacha20.c" PROPERTIES
   COMPILE_OPTIONS "-msimd128;-mssse3;-Os"
   COMPILE_DEFINITIONS "HAVE_EMMINTRIN_H=1;HAVE_TMMINTRIN_H=1")
+# The SSSE3 code is the only ChaCha20 ever picked here (cpu_features.c), also before sodium_init(): naming it
+# where stream_chacha20.c names the portable one as its default leaves the portable code unreferenced, and
+# wasm-ld drops it (about 2.5 KB of code).
+set_property(SOURCE "${_sodium}/crypto_stream/chacha20/stream_chacha20.c" APPEND PROPERTY COMPILE_DEFINITIONS
+  "crypto_stream_chacha20_ref_implementation=crypto_stream_chacha20_dolbeau_ssse3_implementation")
 set_source_files_properties("${_sodium}/sodium/runtime.c" PROPERTIES
   COMPILE_DEFINITIONS "sodium_runtime_has_ssse3=sodium_runtime_has_ssse3_cpuid")
 
