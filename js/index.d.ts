@@ -69,7 +69,10 @@ export interface EntryInfo {
   attempts: number;
   createdAt: number;
   nextAttemptAt: number;
-  /** A coarse code: 'network', 'timeout', 'http-503', 'max-attempts', 'expired', 'record-tampered', 'key-lost', ... */
+  /**
+   * A coarse code: 'network', 'timeout', 'http-503', 'max-attempts', 'expired', 'record-tampered', 'key-lost',
+   * 'unsupported-version', ...
+   */
   lastError: string | null;
   /** Sealed bytes at rest. */
   size: number;
@@ -79,7 +82,10 @@ export interface ListedEntry extends EntryInfo {
   method?: string;
   url?: string;
   metadata?: unknown;
-  /** Set when the record cannot be opened ('record-tampered' or 'key-lost'). */
+  /**
+   * Set when the record cannot be opened: 'record-tampered', 'key-lost', or 'unsupported-version' (a record
+   * written by sealpost 0.1.0).
+   */
   error?: string;
 }
 

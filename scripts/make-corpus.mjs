@@ -70,6 +70,38 @@ add('push_message', 'foreign-url', utf8(JSON.stringify({ ...message, url: '//evi
 add('push_message', 'three-actions', utf8(JSON.stringify({ ...message, actions: [...message.actions, message.actions[0]] })));
 add('push_message', 'wrong-types', utf8('{"id":7,"iat":"now","title":["x"],"ttl":0}'));
 
+// request_record: a request record's plaintext, version 2 (src/core/request_record.hpp):
+// u8 2 ‖ u32le length ‖ the fields as JSON (keys sorted, as the encoder writes them) ‖ the inline body.
+const sortKeys = (value) => (Array.isArray(value) ? value.map(sortKeys)
+  : value && typeof value === 'object'
+    ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])])) : value);
+const requestPlaintext = (fields, body = new Uint8Array(0)) => {
+  const json = utf8(JSON.stringify(sortKeys(fields)));
+  const header = new Uint8Array(5);
+  header[0] = 2;
+  new DataView(header.buffer).setUint32(1, json.length, true);
+  return concat(header, json, body);
+};
+const minimal = { method: 'POST', url: 'https://a.test/' };
+add('request_record', 'minimal', requestPlaintext(minimal));
+add('request_record', 'body', requestPlaintext({ ...minimal, headers: [['content-type', 'application/octet-stream']] },
+  seq(300, 1)));
+add('request_record', 'every-field', requestPlaintext({ method: 'PUT', url: 'https://a.test/notes/1?x=1#y',
+  headers: [['content-type', 'application/json'], ['authorization', 'Bearer s3cret'], ['x-a', '']],
+  credentials: 'include', mode: 'cors', cache: 'no-store', redirect: 'manual', referrer: 'about:client',
+  referrerPolicy: 'no-referrer', integrity: 'sha256-abc', keepalive: true, metadata: { note: 7, tags: ['a'] } },
+utf8('{"title":"x"}')));
+add('request_record', 'navigate', requestPlaintext({ ...minimal, mode: 'navigate' }));
+add('request_record', 'nested-metadata', requestPlaintext({ ...minimal,
+  metadata: JSON.parse('['.repeat(31) + '{"n":1.5e-7,"s":"\\u0001é"}' + ']'.repeat(31)) }));
+add('request_record', 'stream', requestPlaintext({ ...minimal,
+  stream: { header: '00'.repeat(24), size: 3000000, chunks: 3 } }));
+add('request_record', 'numbers', requestPlaintext({ ...minimal,
+  metadata: [0, -1, 0.1, 1e300, 5e-324, 18446744073709551615, 18446744073709552000, -9223372036854775808] }));
+// A version-1 record (one CBOR map: {"method": "POST", "url": "u", "v": 1}), which decodes to unsupported-version.
+add('request_record', 'version-1', concat(Uint8Array.of(0xa3, 0x66), utf8('method'), Uint8Array.of(0x64), utf8('POST'),
+  Uint8Array.of(0x63), utf8('url'), Uint8Array.of(0x61), utf8('u'), Uint8Array.of(0x61), utf8('v'), Uint8Array.of(0x01)));
+
 for (const [target, files] of Object.entries(corpora)) {
   const dir = new URL(`tests/fuzz/corpus/${target}/`, root);
   mkdirSync(dir, { recursive: true });

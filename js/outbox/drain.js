@@ -18,8 +18,10 @@ const MAX_ROUNDS = 4096;
 /** Response bytes read to let the connection be reused; a longer body is cancelled instead. */
 const DISCARD_LIMIT = 65536;
 
+/** A record that cannot be opened: changed, its key gone, or a version-1 record ('unsupported-version'). */
 function isTamperOrLoss(error) {
-  return error instanceof SealpostError && (error.code === 'record-tampered' || error.code === 'key-lost');
+  return error instanceof SealpostError
+    && (error.code === 'record-tampered' || error.code === 'key-lost' || error.code === 'unsupported-version');
 }
 
 /**

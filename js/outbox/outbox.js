@@ -71,8 +71,10 @@ const DEFAULT_FLUSH_BUDGET_MS = 150000;
  * @property {boolean} [busy]  another context was draining this queue; nothing was sent
  */
 
+/** A record that cannot be opened: changed, its key gone, or a version-1 record ('unsupported-version'). */
 function isTamperOrLoss(error) {
-  return error instanceof SealpostError && (error.code === 'record-tampered' || error.code === 'key-lost');
+  return error instanceof SealpostError
+    && (error.code === 'record-tampered' || error.code === 'key-lost' || error.code === 'unsupported-version');
 }
 
 export class Outbox extends EventTarget {
@@ -518,7 +520,7 @@ export class Outbox extends EventTarget {
 
   /**
    * Seals every record under a fresh key, then deletes the old keys. Entries whose record cannot be
-   * opened are dead-lettered ('record-tampered' / 'key-lost').
+   * opened are dead-lettered ('record-tampered' / 'key-lost' / 'unsupported-version').
    * @returns {Promise<{keyId: string, resealed: number}>}
    */
   async rotateKey() {

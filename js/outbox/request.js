@@ -121,7 +121,8 @@ export class RequestCodec {
 
   /**
    * Opens an entry's record (read here unless given) → {fields, body, handle}: `body` is the inline body
-   * (empty for a streamed one, whose chunks stay unread). Throws 'record-tampered' or 'key-lost'.
+   * (empty for a streamed one, whose chunks stay unread). Throws 'record-tampered', 'key-lost' or
+   * 'unsupported-version' (a version-1 record).
    */
   async openRecord(row, record) {
     const sealed = record ?? await this.store.record(row.id);

@@ -43,6 +43,9 @@ export class WasmCore {
     return {
       env: {
         sealpost_random_fill: (pointer, length) => this.fillRandom(pointer, length),
+        // strtod for the module's JSON parser (src/wasm/libc_small.c): the text is a JSON number.
+        sealpost_parse_number: (pointer, length) =>
+          Number(decoder.decode(new Uint8Array(this.memory.buffer, pointer, length))),
         emscripten_notify_memory_growth: () => {},
       },
       wasi_snapshot_preview1: {

@@ -79,8 +79,8 @@ export const outboxExports = {
   },
 
   /**
-   * sp_request_seal: encodes a request (fields as an object, body as bytes) to CBOR and seals it to its
-   * place. A bad field throws 'invalid-request' with `.field`.
+   * sp_request_seal: encodes a request (fields as an object, body as bytes) to a record plaintext
+   * (src/core/request_record.hpp) and seals it to its place. A bad field throws 'invalid-request' with `.field`.
    * @param {number} handle
    * @param {{database: string, queue: string, id: string}} place
    * @param {object} fields
@@ -105,8 +105,9 @@ export const outboxExports = {
   },
 
   /**
-   * sp_request_open: opens a sealed request record → {fields, body}. Throws 'record-tampered' or
-   * 'wrong-key'. The caller should zero `body` when done with it.
+   * sp_request_open: opens a sealed request record → {fields, body}. Throws 'record-tampered',
+   * 'wrong-key', or 'unsupported-version' for a version-1 record (sealpost 0.1.0), which is no longer read.
+   * The caller should zero `body` when done with it.
    */
   requestOpen(handle, place, sealed) {
     const bytes = requireBytes(sealed, 'sealed');

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/base64url.hpp"
+#include "core/json_text.hpp"
 #include "core/sodium_init.hpp"
 
 namespace sealpost::push {
@@ -315,7 +316,7 @@ Status open(ByteView input, const OpenOptions& options, Opened& opened) {
   while (body_end > 0 && body[body_end - 1] == ' ') --body_end;
   if (body_end == 0) return Status::invalid_json;
   const char* text = reinterpret_cast<const char*>(body.data());
-  const json parsed = json::parse(text, text + body_end, nullptr, false);
+  const json parsed = parse_json(body.first(body_end));
   if (parsed.is_discarded()) return Status::invalid_json;
   if (!within_depth(std::string_view(text, body_end), kMaxJsonDepth)) return Status::invalid_message;
 
@@ -354,7 +355,7 @@ Status seal(std::string_view message_json, const SealOptions& options, Bytes& en
   if (!options.id_bytes.empty() && options.id_bytes.size() != 16) return Status::invalid_argument;
   if (options.now < 0 || options.now > kMaxSeconds) return Status::invalid_argument;
 
-  json message = json::parse(message_json.begin(), message_json.end(), nullptr, false);
+  json message = parse_json(message_json);
   if (message.is_discarded()) return Status::invalid_json;
   if (!within_depth(message_json, kMaxJsonDepth)) return Status::invalid_message;
   if (!message.is_object()) return Status::invalid_message;

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_text.hpp"
+
 namespace sealpost::request_record {
 
 using nlohmann::json;
@@ -43,9 +45,8 @@ std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// Deepest nesting of arrays and objects a request's metadata may have. nlohmann's CBOR writer and JSON
-// serializer recurse once per level, and the Wasm stack is small (128 KiB), so depth is bounded before
-// either runs.
+// Deepest nesting of arrays and objects a request's metadata may have. nlohmann's JSON serializer
+// recurses once per level, and the Wasm stack is small (128 KiB), so depth is bounded before it runs.
 constexpr std::size_t kMaxNesting = 32;
 
 // Whether `value` nests arrays/objects at most `max_depth` levels deep (an iterative walk).
@@ -59,117 +60,6 @@ bool nesting_within(const json& value, std::size_t max_depth) {
     for (const json& child : *node) pending.emplace_back(&child, depth + 1);
   }
   return true;
-}
-
-// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
-bool valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t length = 0;
-    std::uint32_t low = 0;
-    std::uint32_t code = 0;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if ((lead & 0xe0) == 0xc0) {
-      length = 2, low = 0x80, code = lead & 0x1f;
-    } else if ((lead & 0xf0) == 0xe0) {
-      length = 3, low = 0x800, code = lead & 0x0f;
-    } else if ((lead & 0xf8) == 0xf0) {
-      length = 4, low = 0x10000, code = lead & 0x07;
-    } else {
-      return false;
-    }
-    if (text.size() - i < length) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xc0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3f);
-    }
-    if (code < low || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
-    i += length;
-  }
-  return true;
-}
-
-// Whether every string and object key in `value` is UTF-8 (an iterative walk). The encoder only ever
-// writes UTF-8 (its input is parsed JSON); anything else did not come from it.
-bool all_text_utf8(const json& value) {
-  std::vector<const json*> pending{&value};
-  while (!pending.empty()) {
-    const json* node = pending.back();
-    pending.pop_back();
-    if (node->is_string() && !valid_utf8(node->get_ref<const std::string&>())) return false;
-    if (node->is_object()) {
-      for (auto it = node->begin(); it != node->end(); ++it) {
-        if (!valid_utf8(it.key())) return false;
-        pending.push_back(&it.value());
-      }
-    } else if (node->is_array()) {
-      for (const json& child : *node) pending.push_back(&child);
-    }
-  }
-  return true;
-}
-
-// Whether CBOR `bytes` is one data item whose arrays and maps (and indefinite-length strings) nest at most
-// `max_depth` levels, checked without recursion before nlohmann's recursive reader sees it. Tags and
-// malformed heads are refused here; the reader checks everything else.
-bool cbor_nesting_within(ByteView bytes, std::size_t max_depth) {
-  struct Open {
-    std::uint64_t remaining;  // items still to come (definite length)
-    bool indefinite;          // ends at a 0xff break instead
-  };
-  std::vector<Open> open{{1, false}};
-  std::size_t pos = 0;
-  while (!open.empty()) {
-    if (!open.back().indefinite && open.back().remaining == 0) {
-      open.pop_back();
-      continue;
-    }
-    if (pos >= bytes.size()) return false;
-    const std::uint8_t initial = bytes[pos++];
-    if (open.back().indefinite && initial == 0xff) {
-      open.pop_back();
-      continue;
-    }
-    if (!open.back().indefinite) --open.back().remaining;
-    const unsigned major = initial >> 5;
-    const unsigned info = initial & 0x1f;
-    if (info == 31) {  // indefinite length: arrays, maps and chunked strings only
-      if (major < 2 || major > 5 || open.size() > max_depth) return false;
-      open.push_back({0, true});
-      continue;
-    }
-    std::uint64_t argument = info;
-    if (info >= 24) {
-      const std::size_t width = info == 24 ? 1 : info == 25 ? 2 : info == 26 ? 4 : info == 27 ? 8 : 0;
-      if (width == 0 || bytes.size() - pos < width) return false;
-      argument = 0;
-      for (std::size_t i = 0; i < width; ++i) argument = (argument << 8) | bytes[pos++];
-    }
-    const std::uint64_t left = bytes.size() - pos;
-    switch (major) {
-      case 2:
-      case 3:  // byte and text strings: skip their content
-        if (argument > left) return false;
-        pos += static_cast<std::size_t>(argument);
-        break;
-      case 4:
-      case 5: {  // arrays and maps: every item takes at least one byte
-        if (argument > left || (major == 5 && argument > left / 2)) return false;
-        if (open.size() > max_depth) return false;
-        open.push_back({major == 5 ? argument * 2 : argument, false});
-        break;
-      }
-      case 6:
-        return false;  // tags: never written by encode()
-      default:
-        break;  // integers and simple values: their argument was all there is
-    }
-  }
-  return pos == bytes.size();
 }
 
 }  // namespace
@@ -238,74 +128,50 @@ Status validate(json& fields, std::string& field) {
 }
 
 Status encode(ByteView fields_json, ByteView body, SecretBytes& plaintext, std::string& field) {
-  json fields = json::parse(fields_json.begin(), fields_json.end(), nullptr, false);
+  json fields = parse_json(fields_json);
   if (fields.is_discarded() || !fields.is_object()) return bad(field, "request");
   fields.erase("body");
   fields.erase("v");
   if (const Status status = validate(fields, field); status != Status::ok) return status;
-  fields["v"] = kVersion;
-  if (!body.empty()) fields["body"] = json::binary(std::vector<std::uint8_t>(body.begin(), body.end()));
-  std::vector<std::uint8_t> cbor = json::to_cbor(fields);
-  plaintext = SecretBytes(ByteView(cbor));
-  sodium_memzero(cbor.data(), cbor.size());
-  if (auto it = fields.find("body"); it != fields.end()) {
-    auto& bytes = it->get_binary();
-    sodium_memzero(bytes.data(), bytes.size());
-  }
+  std::string text = dump(fields);
+  const std::size_t n = text.size();
+  if (n > 0xffffffffu) return bad(field, "request");
+  plaintext = SecretBytes(kHeaderBytes + n + body.size());
+  std::uint8_t* out = plaintext.data();
+  out[0] = static_cast<std::uint8_t>(kVersion);
+  for (std::size_t i = 0; i < 4; ++i) out[1 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+  std::copy(text.begin(), text.end(), out + kHeaderBytes);
+  if (!body.empty()) std::copy(body.begin(), body.end(), out + kHeaderBytes + n);
+  sodium_memzero(text.data(), text.size());
   return Status::ok;
 }
 
 namespace {
 
-// nlohmann's DOM builder throws on an array or map whose declared length exceeds what a vector can hold,
-// even when asked not to throw; with JSON_NOEXCEPTION that is abort(), and a CBOR header declares up to
-// 2^64 - 1 elements in nine bytes. Every element takes at least one byte of input, so a declared length
-// beyond the input's size is refused here, before the builder sees it.
-class BoundedCborBuilder : public nlohmann::detail::json_sax_dom_parser<json> {
- public:
-  BoundedCborBuilder(json& result, std::size_t input_size)
-      : json_sax_dom_parser(result, false), limit_(input_size) {}
-  bool start_array(std::size_t len) { return fits(len) && json_sax_dom_parser::start_array(len); }
-  bool start_object(std::size_t len) { return fits(len) && json_sax_dom_parser::start_object(len); }
-
- private:
-  bool fits(std::size_t len) const { return len == static_cast<std::size_t>(-1) || len <= limit_; }
-  std::size_t limit_;
-};
-
-// json::from_cbor(bytes, strict, no exceptions) for any input: a discarded value when it does not parse.
-json from_cbor(ByteView bytes) {
-  json result;
-  BoundedCborBuilder builder(result, bytes.size());
-  if (!json::sax_parse(bytes.begin(), bytes.end(), &builder, json::input_format_t::cbor, true) ||
-      builder.is_errored()) {
-    return json(json::value_t::discarded);
-  }
-  return result;
-}
-
-// CBOR plaintext → the fields (validated, "v" and "body" removed) and the inline body.
-Status decode_fields(ByteView plaintext, json& fields, SecretBytes& body) {
-  // The request map, its headers ([[name, value]]) and the metadata inside it.
-  if (!cbor_nesting_within(plaintext, kMaxNesting + 3)) return Status::malformed;
-  fields = from_cbor(plaintext);
-  if (fields.is_discarded() || !fields.is_object() || !all_text_utf8(fields)) return Status::malformed;
-  auto version = fields.find("v");
-  if (version == fields.end() || !version->is_number_unsigned() || version->get<std::uint64_t>() != kVersion) {
+// Plaintext → the fields (validated) and the inline body. nlohmann's JSON parser does not
+// recurse (validate() then bounds the nesting before anything that does, dump(), sees the fields), and it
+// refuses text that is not UTF-8.
+Status decode_v2(ByteView plaintext, json& fields, SecretBytes& body) {
+  if (plaintext.size() < kHeaderBytes || plaintext[0] != kVersion) return Status::malformed;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < 4; ++i) n |= static_cast<std::size_t>(plaintext[1 + i]) << (8 * i);
+  if (n > plaintext.size() - kHeaderBytes) return Status::malformed;
+  fields = parse_json(plaintext.subspan(kHeaderBytes, n));
+  // "v" and "body" are never written into the fields (encode() removes them).
+  if (fields.is_discarded() || !fields.is_object() || fields.contains("v") || fields.contains("body")) {
     return Status::malformed;
   }
-  body = SecretBytes();
-  if (auto it = fields.find("body"); it != fields.end()) {
-    if (!it->is_binary()) return Status::malformed;
-    auto& bytes = it->get_binary();
-    body = SecretBytes(ByteView(bytes.data(), bytes.size()));
-    sodium_memzero(bytes.data(), bytes.size());
-    fields.erase(it);
-  }
-  fields.erase("v");
   std::string field;
   if (validate(fields, field) != Status::ok) return Status::malformed;
+  body = SecretBytes(plaintext.subspan(kHeaderBytes + n));
   return Status::ok;
+}
+
+Status decode_fields(ByteView plaintext, json& fields, SecretBytes& body) {
+  if (!plaintext.empty() && plaintext[0] >= kVersion1FirstByte && plaintext[0] <= kVersion1LastByte) {
+    return Status::unsupported_version;
+  }
+  return decode_v2(plaintext, fields, body);
 }
 
 }  // namespace
@@ -334,8 +200,11 @@ Status open(ByteView key, const record::Place& place, ByteView sealed, SecretByt
     return status;
   }
   SecretBytes fields, body;
-  // A record that authenticates but does not decode was written by something else: treat it as tampered.
-  if (decode(plaintext.view(), fields, body) != Status::ok) return Status::record_tampered;
+  // A version-1 record is unsupported_version. Any other record that authenticates but does not decode
+  // was written by something else: treat it as tampered.
+  if (const Status status = decode(plaintext.view(), fields, body); status != Status::ok) {
+    return status == Status::unsupported_version ? status : Status::record_tampered;
+  }
   framed = SecretBytes(4 + fields.size() + body.size());
   std::uint8_t* out = framed.data();
   const auto n = static_cast<std::uint32_t>(fields.size());

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/json_text.hpp"
 #include "core/retry_after.hpp"
 
 namespace sealpost::retry {
@@ -115,7 +116,7 @@ Status parse_policy(const json& value, Policy& policy, std::string& field) {
 }
 
 Status parse_policy(ByteView json_text, Policy& policy, std::string& field) {
-  const json value = json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  const json value = parse_json(json_text);
   if (value.is_discarded()) {
     field = "retry";
     return Status::invalid_json;

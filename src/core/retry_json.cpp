@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.hpp"
 #include "core/retry.hpp"
 
 namespace sealpost::retry_json {
@@ -20,7 +21,7 @@ namespace {
 
 constexpr std::int64_t kMaxSafeInteger = 9007199254740991;  // 2^53 - 1, what a JS number holds exactly
 
-json parse(ByteView in) { return json::parse(in.begin(), in.end(), nullptr, false); }
+json parse(ByteView in) { return parse_json(in); }
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 

@@ -1,5 +1,5 @@
 // The outbox's flat exports: retry policy, decisions and due plans (JSON in, JSON out; the inputs are
-// documented in src/core/retry_json.hpp), group tags, request records (CBOR, sealed) and chunk streams
+// documented in src/core/retry_json.hpp), group tags, request records (sealed) and chunk streams
 // for large bodies. Names in exports_outbox.txt;
 // the only caller is js/wasm/outbox.js. Same conventions as exports.cpp: an int
 // status back, (out, cap, out_len) outputs with buffer_too_small + the needed length.
@@ -126,7 +126,8 @@ int sp_group_tag(int handle, const char* group, std::size_t len, std::uint8_t* o
   return status(Status::ok);
 }
 
-// Encodes a request (fields as JSON, body as bytes) to CBOR and seals it to its place.
+// Encodes a request (fields as JSON, body as bytes) to a record plaintext (src/core/request_record.hpp)
+// and seals it to its place.
 // invalid_request: out = the name of the offending field.
 int sp_request_seal(int handle, const char* db, std::size_t db_len, const char* queue, std::size_t queue_len,
                     const char* entry_id, std::size_t entry_id_len, const std::uint8_t* fields,

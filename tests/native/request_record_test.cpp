@@ -46,7 +46,7 @@ TEST(RequestRecord, RoundTripsEveryFieldAndABinaryBody) {
   Bytes sealed;
   std::string field;
   ASSERT_EQ(request_record::seal(test_key(), kPlace, as_bytes(fields_text()), body, sealed, field), Status::ok);
-  // CBOR keeps the body binary: the record is barely larger than the body plus the fields.
+  // The body is stored as raw bytes: the record is barely larger than the body plus the fields.
   EXPECT_LT(sealed.size(), body.size() + fields_text().size() + 100);
   SecretBytes framed;
   ASSERT_EQ(request_record::open(test_key(), kPlace, sealed, framed), Status::ok);
@@ -109,26 +109,85 @@ TEST(RequestRecord, RefusesBadFieldsByName) {
   }
 }
 
-TEST(RequestRecord, DecoderRejectsForeignCbor) {
+// A version-2 plaintext: u8 2 ‖ u32le length ‖ JSON text ‖ body.
+Bytes plaintext_v2(std::string_view json_text, std::string_view body = {}, std::uint8_t version = 2) {
+  const auto n = static_cast<std::uint32_t>(json_text.size());
+  Bytes out(5 + json_text.size() + body.size());
+  out[0] = version;
+  for (std::size_t i = 0; i < 4; ++i) out[1 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+  std::copy(json_text.begin(), json_text.end(), out.begin() + 5);
+  std::copy(body.begin(), body.end(), out.begin() + 5 + static_cast<std::ptrdiff_t>(json_text.size()));
+  return out;
+}
+
+TEST(RequestRecord, PlaintextIsVersionLengthJsonBody) {
+  SecretBytes plaintext;
+  std::string field;
+  ASSERT_EQ(request_record::encode(as_bytes(R"({"url":"https://a.test/","method":"PUT","v":9,"body":"x"})"),
+                                   as_bytes(std::string_view("raw\0body", 8)), plaintext, field),
+            Status::ok);
+  // Keys sorted, "v" and "body" dropped from the fields, the body's bytes as they are.
+  EXPECT_EQ(Bytes(plaintext.view().begin(), plaintext.view().end()),
+            plaintext_v2(R"({"method":"PUT","url":"https://a.test/"})", std::string_view("raw\0body", 8)));
+  SecretBytes fields, body;
+  ASSERT_EQ(request_record::decode(plaintext.view(), fields, body), Status::ok);
+  EXPECT_EQ(as_text(fields.view()), R"({"method":"PUT","url":"https://a.test/"})");
+  EXPECT_EQ(as_text(body.view()), std::string_view("raw\0body", 8));
+}
+
+TEST(RequestRecord, DecoderRejectsForeignPlaintexts) {
   EXPECT_EQ(request_record::check({}), Status::malformed);
-  const Bytes not_a_map = json::to_cbor(json::array({1, 2}));
-  EXPECT_EQ(request_record::check(not_a_map), Status::malformed);
-  const Bytes no_version = json::to_cbor(json{{"method", "POST"}, {"url", "https://a.test/"}});
-  EXPECT_EQ(request_record::check(no_version), Status::malformed);
-  const Bytes text_body = json::to_cbor(json{{"v", 1}, {"method", "POST"}, {"url", "https://a.test/"}, {"body", "x"}});
-  EXPECT_EQ(request_record::check(text_body), Status::malformed);
-  const Bytes good = json::to_cbor(json{{"v", 1}, {"method", "POST"}, {"url", "https://a.test/"}});
+  const Bytes good = plaintext_v2(R"({"method":"POST","url":"https://a.test/"})", "body");
   EXPECT_EQ(request_record::check(good), Status::ok);
-  // Invalid UTF-8 in a string is refused (the encoder never writes it), without aborting the decoder.
-  Bytes bad_utf8 = json::to_cbor(json{{"v", 1}, {"method", "POST"}, {"url", "https://a.test/x"}, {"referrer", "ab"}});
-  // The map's keys are sorted (method, referrer, url, v): find the referrer's value and break its UTF-8.
-  const auto at = std::search(bad_utf8.begin(), bad_utf8.end(), std::begin("ab"), std::begin("ab") + 2);
-  ASSERT_NE(at, bad_utf8.end());
-  *(at + 1) = 0xff;
-  EXPECT_EQ(request_record::check(bad_utf8), Status::malformed);
-  for (std::size_t cut = 0; cut < good.size(); ++cut) {
+  EXPECT_EQ(request_record::check(plaintext_v2(R"({"method":"POST","url":"https://a.test/"})", "", 3)),
+            Status::malformed);
+  EXPECT_EQ(request_record::check(plaintext_v2("[1,2]")), Status::malformed);
+  EXPECT_EQ(request_record::check(plaintext_v2(R"({"method":"POST"})")), Status::malformed);
+  EXPECT_EQ(request_record::check(plaintext_v2(R"({"method":"POST","url":"https://a.test/",})")), Status::malformed);
+  // "v" and "body" are never among the fields the encoder writes.
+  EXPECT_EQ(request_record::check(plaintext_v2(R"({"method":"POST","url":"https://a.test/","v":2})")),
+            Status::malformed);
+  EXPECT_EQ(request_record::check(plaintext_v2(R"({"body":"x","method":"POST","url":"https://a.test/"})")),
+            Status::malformed);
+  // Invalid UTF-8 in a string is refused (the encoder never writes it).
+  EXPECT_EQ(request_record::check(plaintext_v2("{\"method\":\"POST\",\"url\":\"https://a.test/\xff\"}")),
+            Status::malformed);
+  EXPECT_EQ(request_record::check(plaintext_v2(R"({"method":"POST","url":"https://a.test/\udc00"})")),
+            Status::malformed);
+  // A JSON length beyond the plaintext, or cut anywhere inside the JSON.
+  Bytes too_long = good;
+  too_long[1] = 0xff;
+  EXPECT_EQ(request_record::check(too_long), Status::malformed);
+  too_long[1] = good[1];
+  too_long[4] = 0x80;
+  EXPECT_EQ(request_record::check(too_long), Status::malformed);
+  for (std::size_t cut = 0; cut < good.size() - 4; ++cut) {
     EXPECT_EQ(request_record::check(ByteView(good).first(cut)), Status::malformed) << cut;
   }
+}
+
+// Version-1 records (one CBOR map, sealpost 0.1.0) are no longer read: unsupported_version, never fields.
+TEST(RequestRecord, Version1RecordsAreUnsupportedVersion) {
+  ASSERT_TRUE(ensure_sodium());
+  const Bytes v1 = json::to_cbor(json{{"v", 1}, {"method", "POST"}, {"url", "https://a.test/"},
+                                      {"body", json::binary({1, 2, 3})}});
+  EXPECT_EQ(request_record::check(v1), Status::unsupported_version);
+  SecretBytes fields, body;
+  EXPECT_EQ(request_record::decode(v1, fields, body), Status::unsupported_version);
+  Bytes sealed(record::sealed_size(v1.size()));
+  ASSERT_EQ(record::seal_random_nonce(test_key(), kPlace, v1, sealed), Status::ok);
+  SecretBytes framed;
+  EXPECT_EQ(request_record::open(test_key(), kPlace, sealed, framed), Status::unsupported_version);
+  EXPECT_TRUE(framed.empty());
+  // Every CBOR map head, definite or not.
+  for (unsigned head = 0xa0; head <= 0xbf; ++head) {
+    EXPECT_EQ(request_record::check(Bytes{static_cast<std::uint8_t>(head)}), Status::unsupported_version) << head;
+  }
+  // A plaintext that authenticates but is neither version: record_tampered, as before.
+  const Bytes foreign = {0x02, 0x00};
+  Bytes foreign_sealed(record::sealed_size(foreign.size()));
+  ASSERT_EQ(record::seal_random_nonce(test_key(), kPlace, foreign, foreign_sealed), Status::ok);
+  EXPECT_EQ(request_record::open(test_key(), kPlace, foreign_sealed, framed), Status::record_tampered);
 }
 
 Bytes seal_stream(const Bytes& body, std::size_t chunk, Bytes& header, std::vector<Bytes>& chunks,
@@ -232,17 +291,12 @@ TEST(RequestRecord, NestingIsBoundedBeforeAnythingRecurses) {
   EXPECT_EQ(request_record::seal(test_key(), kPlace, as_bytes(deeper), {}, sealed, field), Status::invalid_request);
   EXPECT_EQ(field, "metadata");
 
-  // CBOR nested far deeper than anything encode() writes is refused before nlohmann's reader recurses.
-  Bytes cbor = {0xa1, 0x61, 'x'};  // {"x": [[[[...]]]]}
-  cbor.insert(cbor.end(), 200000, 0x81);
-  cbor.push_back(0x00);
-  EXPECT_EQ(request_record::check(cbor), Status::malformed);
-  Bytes indefinite(200000, 0x9f);  // [_ [_ [_ ...
-  EXPECT_EQ(request_record::check(indefinite), Status::malformed);
-  // Lengths that promise more items or bytes than there are.
-  EXPECT_EQ(request_record::check(Bytes{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}), Status::malformed);
-  EXPECT_EQ(request_record::check(Bytes{0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}), Status::malformed);
-  EXPECT_EQ(request_record::check(Bytes{0xc1, 0x00}), Status::malformed);  // a tag
+  // A plaintext whose metadata nests far deeper than anything encode() writes is refused, without
+  // recursion (the parser does not recurse; validate() walks the nesting iteratively).
+  std::string nested = R"({"method":"POST","url":"https://a.test/","metadata":)";
+  nested += std::string(200000, '[') + std::string(200000, ']') + "}";
+  EXPECT_EQ(request_record::check(plaintext_v2(nested)), Status::malformed);
+  EXPECT_EQ(request_record::check(plaintext_v2(std::string(200000, '['))), Status::malformed);
 }
 
 }  // namespace

@@ -28,8 +28,8 @@ for (const [file, listed] of [['sealpost.wasm', workerListed], ['sealpost-server
       assert.ok(listed.includes(name) || RUNTIME.includes(name), `${name} is exported but not listed`);
     }
     const imports = WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`).sort();
-    assert.deepEqual(imports, ['env.emscripten_notify_memory_growth', 'env.sealpost_random_fill',
-      'wasi_snapshot_preview1.proc_exit']);
+    assert.deepEqual(imports, ['env.emscripten_notify_memory_growth', 'env.sealpost_parse_number',
+      'env.sealpost_random_fill', 'wasi_snapshot_preview1.proc_exit']);
   });
 }
 

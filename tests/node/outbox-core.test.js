@@ -64,6 +64,19 @@ test('request records round-trip every field; a bad field is invalid-request nam
   core.keyRelease(key);
 });
 
+test('request metadata keeps every number and string through the module (its strtod and snprintf)', () => {
+  const key = core.keyGenerate(KeyKind.symmetric);
+  // Numbers the module's JSON parser converts through strtod (fractions, exponents, integers beyond 64
+  // bits) and strings it writes with \u escapes (control characters): they come back as JSON.parse reads them.
+  const numbers = [0.1, -0.5, 1.5e300, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 123.456e-7,
+    0.30000000000000004, -1e-7, 9007199254740993, 18446744073709551616, -9223372036854775809, 1e21, 3];
+  const text = ['\u0000\u0001\u001f\u007f', 'tab\tnew\nline', 'é€𝄞', '"\\'];
+  const fields = { method: 'POST', url: 'https://a.test/x', metadata: { numbers, text } };
+  const opened = core.requestOpen(key, place, core.requestSeal(key, place, fields));
+  assert.deepEqual(opened.fields.metadata, { numbers, text });
+  core.keyRelease(key);
+});
+
 test('chunk streams open only in order, in place, and to the end', () => {
   const key = core.keyGenerate(KeyKind.symmetric);
   const { stream, header } = core.streamSealInit(key, place);

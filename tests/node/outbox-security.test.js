@@ -67,6 +67,34 @@ test('one flipped bit of a stored record dead-letters it as record-tampered; it 
   assert.deepEqual([dead.id, dead.lastError, dead.error], [victim.id, 'record-tampered', 'record-tampered']);
 });
 
+test('a version-1 (CBOR) record is no longer read: its entry is an unsupported-version dead letter, never sent', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const { outbox, indexedDB } = await openOutbox({ ordering: 'independent' });
+  t.after(() => outbox.close());
+  const old = await outbox.enqueue({ url: `${server.url}/old`, method: 'POST', body: 'old' });
+  const current = await outbox.enqueue({ url: `${server.url}/new`, method: 'POST', body: 'new' });
+  // What sealpost 0.1.0 stored: the CBOR map {"method": "POST", "url": ..., "v": 1, "body": h'6f6c64'},
+  // sealed under the queue's key to the entry's place, so it authenticates.
+  const text = (s) => { const b = Buffer.from(s); assert.ok(b.length < 256); return [0x78, b.length, ...b]; };
+  const v1 = Uint8Array.from([0xa4, ...text('method'), ...text('POST'), ...text('url'), ...text(`${server.url}/old`),
+    ...text('v'), 0x01, ...text('body'), 0x43, ...Buffer.from('old')]);
+  const handle = outbox.keys.handles.get(outbox.keys.current);
+  await rawPut(indexedDB, DB, 'records', old.id, outbox.core.recordSeal(handle, outbox.codec.place(old.id), v1));
+  await assert.rejects(outbox.request(old.id), (e) => e.code === 'unsupported-version');
+  assert.equal((await outbox.entry(old.id)).error, 'unsupported-version');
+  const events = [];
+  outbox.addEventListener('dead-lettered', (e) => events.push(e.detail));
+  const result = await outbox.flush();
+  assert.deepEqual([result.sent, result.dead, result.remaining], [1, 1, 0]);
+  assert.deepEqual(events.map((e) => [e.id, e.code]), [[old.id, 'unsupported-version']]);
+  assert.ok(!server.accepted.has(old.id));
+  assert.ok(server.accepted.has(current.id));
+  assert.equal(server.requests.length, 1, 'the version-1 entry never reached the wire');
+  const [dead] = await outbox.deadLetters();
+  assert.deepEqual([dead.id, dead.lastError], [old.id, 'unsupported-version']);
+});
+
 test('a flipped bit in a body chunk, or a missing chunk, is record-tampered too', async (t) => {
   const server = await startServer();
   t.after(() => server.close());
