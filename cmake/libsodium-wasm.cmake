@@ -80,17 +80,7 @@ target_include_directories(sealpost_sodium
 target_compile_definitions(sealpost_sodium
   PUBLIC SODIUM_STATIC=1
   PRIVATE CONFIGURED=1 NATIVE_LITTLE_ENDIAN=1 HAVE_WEAK_SYMBOLS=1)
-# -Os, except the files every sealed record runs through (XChaCha20-Poly1305: Poly1305, HChaCha20, the AEAD
-# and secretstream constructions), which keep -O3. At -O3 throughout, libsodium's unrolled and inlined code
-# (Ed25519, X25519, BLAKE2b, SHA-512, Salsa20) was 6.9 KB more of the worker module gzipped.
-target_compile_options(sealpost_sodium PRIVATE -Os -w -fno-strict-aliasing)
-set_property(SOURCE
-  "${_sodium}/crypto_onetimeauth/poly1305/donna/poly1305_donna.c"
-  "${_sodium}/crypto_onetimeauth/poly1305/onetimeauth_poly1305.c"
-  "${_sodium}/crypto_core/hchacha20/core_hchacha20.c"
-  "${_sodium}/crypto_aead/xchacha20poly1305/sodium/aead_xchacha20poly1305.c"
-  "${_sodium}/crypto_secretstream/xchacha20poly1305/secretstream_xchacha20poly1305.c"
-  APPEND PROPERTY COMPILE_OPTIONS "-O3")
+target_compile_options(sealpost_sodium PRIVATE -O3 -w -fno-strict-aliasing)
 # randombytes.c reads entropy through EM_ASM (Emscripten's runtime JS, which sealpost does not ship).
 # Built as a plain wasm32 file it takes its default implementation from src/wasm/randombytes.c instead,
 # backed by crypto.getRandomValues in js/wasm.js.
