@@ -17,7 +17,8 @@ const needsOutbox = typeof sealpost.Outbox === 'function' ? {} : { skip: 'this b
 test('soak: 100 notes, 30% faults, offline windows, 5 worker kills, 3 aimed at the page\'s request, 1 relaunch — each note once, in order per group, outbox empty', needsOutbox, async () => {
   const seed = process.env.SEALPOST_SOAK_SEED ? Number(process.env.SEALPOST_SOAK_SEED) : drawSeed();
   console.log(`soak: seed ${seed} (SEALPOST_SOAK_SEED=${seed} repeats this run)`);
-  const figures = await runSoak({ notes: 100, groups: 4, kills: 5, aimedKills: 3, relaunches: 1, seed, drainMs: 240000 });
+  // The run's deadline (8 min) ends it, with its seed and a dump, before the test runner's 10 min limit.
+  const figures = await runSoak({ notes: 100, groups: 4, kills: 5, aimedKills: 3, relaunches: 1, seed, drainMs: 240000, runMs: 480000 });
   console.log(soakLine(figures));
   assert.equal(figures.kills, 5);
   assert.equal(figures.relaunches, 1);
