@@ -1,22 +1,47 @@
 // The short browser soak of npm test (the full one is npm run soak): 100 notes in 4 groups through the
 // demo's worker while the network drops out, 30% of the note requests fail (503/429 with Retry-After, a
 // dropped connection, an answer lost after the server stored the write), the worker is stopped 5 times and
-// the browser relaunched once on the same profile. Every note must reach the server once, in order within
-// its group, and the outbox must end empty.
+// the browser relaunched once on the same profile; 3 worker kills are aimed at a page's own request, so
+// that the page posts again with the same key. Every note must reach the server once, in order within its
+// group, and the outbox must end empty. Each run draws its seed and prints it first:
+// SEALPOST_SOAK_SEED=<seed> repeats that run.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
 
 import * as sealpost from '../../js/index.js';
-import { runSoak, soakLine } from './soak.js';
+import { drawSeed, runSoak, soakLine } from './soak.js';
 
 const needsOutbox = typeof sealpost.Outbox === 'function' ? {} : { skip: 'this build has no Outbox (js/outbox.js)' };
 
-test('soak: 100 notes, 30% faults, offline windows, 5 worker kills, 1 relaunch — each note once, in order per group, outbox empty', needsOutbox, async () => {
-  const seed = process.env.SEALPOST_SOAK_SEED ? Number(process.env.SEALPOST_SOAK_SEED) : undefined;
-  const figures = await runSoak({ notes: 100, groups: 4, kills: 5, relaunches: 1, seed, drainMs: 240000 });
+test('soak: 100 notes, 30% faults, offline windows, 5 worker kills, 3 aimed at the page\'s request, 1 relaunch — each note once, in order per group, outbox empty', needsOutbox, async () => {
+  const seed = process.env.SEALPOST_SOAK_SEED ? Number(process.env.SEALPOST_SOAK_SEED) : drawSeed();
+  console.log(`soak: seed ${seed} (SEALPOST_SOAK_SEED=${seed} repeats this run)`);
+  // The run's deadline (8 min) ends it, with its seed and a dump, before the test runner's 10 min limit.
+  const figures = await runSoak({ notes: 100, groups: 4, kills: 5, aimedKills: 3, relaunches: 1, seed, drainMs: 240000, runMs: 480000 });
   console.log(soakLine(figures));
   assert.equal(figures.kills, 5);
   assert.equal(figures.relaunches, 1);
   const faults = Object.values(figures.faults).reduce((a, b) => a + b, 0);
   assert.ok(faults > 0, 'faults were injected');
+  // The page's own retry (same key, posted again after its fetch failed under a stopped worker) ran.
+  assert.ok(figures.aimedKills >= 1, `no kill landed under a page's request (seed ${seed})`);
+  assert.ok(figures.aimedRetries >= 1, `the page never posted again after an aimed kill (seed ${seed})`);
+});
+
+test('soak: a step that does not settle within its deadline fails the run with the seed, the note and a dump', needsOutbox, async () => {
+  // A note's deadline of 1 ms: the first post cannot be answered in time, as a post that never returns.
+  const seed = 424242;
+  const error = await runSoak({ notes: 3, kills: 0, aimedKills: 0, relaunches: 0, seed, noteMs: 1 }).then(
+    () => null, (e) => e);
+  assert.ok(error, 'the run failed');
+  assert.match(error.message, /^soak \(seed 424242\) hung at note 0 \(key soak-[0-9a-z]+-0, attempt 0\): note 0's post \(attempt 0\) did not settle within 1 ms/);
+  const file = error.message.match(/what the page, worker and server saw: (\S+);/)[1];
+  const dump = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(dump.seed, seed);
+  assert.equal(dump.note, 0);
+  assert.ok(Array.isArray(dump.pageEvents), 'the page\'s events are in the dump');
+  assert.ok(Array.isArray(dump.serverLog.last), 'the server\'s log is in the dump');
+  assert.ok(Array.isArray(dump.workerVersions), 'the worker\'s versions are in the dump');
+  rmSync(file);
 });
