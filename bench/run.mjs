@@ -16,9 +16,10 @@ import { fromBase64url } from '../js/base64url.js';
 import { sizes } from './size.mjs';
 import { browserBench } from './browser.mjs';
 import { fanout } from './fanout.mjs';
+import { coldNavBench } from './cold-nav.mjs';
 
 const KEYS = ['size_gz_bytes', 'aead_1mib_mb_s', 'aead_256b_ops_s', 'push_open_ops_s', 'fanout_sends_s',
-  'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_peak_bytes'];
+  'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'cold_nav_ms', 'wasm_memory_peak_bytes'];
 const { values } = parseArgs({
   options: { json: { type: 'string' }, smoke: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
@@ -86,6 +87,11 @@ if (wanted('enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_pe
   out.wasm_memory_peak_bytes = browser.wasm_memory_peak_bytes;
 }
 
+if (wanted('cold_nav_ms')) {
+  log('browser (cold navigation the worker does not route)');
+  Object.assign(out, await coldNavBench({ smoke, log }));
+}
+
 printTable(out);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(out, null, 2)}\n`);
 
@@ -140,6 +146,7 @@ function printTable(r) {
     ['enqueue 1 KiB (ops/s)', 'enqueue_1kib_ops_s', [['workbox', '≥ 1'], ['raw_idb', '≥ 0.5'], ['raw_idb_strict', '']]],
     ['drain (ops/s)', 'drain_ops_s', [['workbox', '≥ 1'], ['fetch_loop', '≥ 0.9']]],
     ['cold start (ms)', 'cold_start_ms', [['libsodium_wrappers', '≤ 0.5', 'lower']]],
+    ['cold navigation, not routed, to DOMContentLoaded (ms)', 'cold_nav_ms', [['passthrough', '≤ 1.1', 'lower']]],
   ];
   const lines = [`sealpost bench — node ${r.env.node}, chromium ${r.env.chromium}, ${r.env.cpu}`,
     '| case | sealpost | anchor | anchor value | ratio | goal |', '| --- | ---: | --- | ---: | ---: | --- |'];

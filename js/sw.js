@@ -10,7 +10,8 @@
  *     browser retries later, and on `lastChance` re-register the tag at most once per `rearmIntervalMs`;
  *   - `periodicsync` (any tag starting with `sealpost`);
  *   - the first fetch, message, push or pushnotification event of each worker lifetime (in its waitUntil,
- *     never in the way of a fetch response);
+ *     never in the way of a fetch response); it reads the queues' entry rows from IndexedDB first and loads
+ *     the module and the outboxes only when something is due within startupBudgetMs;
  *   - `sealpost:flush` messages from pages (sent on `online` and `visibilitychange` by sealpost/page).
  * Messages (MessageChannel replies): sealpost:flush, :stats, :push-key, :deliver, :preferences, and
  * :inspect {queue, id} (one entry as Outbox.list() describes it: method, URL, state; never headers, and the

@@ -4,6 +4,7 @@
  */
 import * as sealpost from '../index.js';
 import { SealpostError } from '../errors.js';
+import { maxAgeOf, peekEntries, schedule } from '../outbox/peek.js';
 
 const OUTBOX_EVENTS = ['enqueued', 'sent', 'retry-scheduled', 'dead-lettered', 'drained', 'storage-lost'];
 
@@ -52,13 +53,16 @@ function once(make) {
   get.reset = (value) => {
     if (settled === value) promise = null;
   };
+  /** Whether it was asked for (and has not failed since). */
+  get.asked = () => promise !== null;
   return get;
 }
 
 /**
  * @param {{settings: import('./config.js').Settings, indexedDB: () => IDBFactory,
  *   fetchModule: (url: URL) => Promise<Response>, broadcast: (event: object) => void}} deps
- * @returns {{outboxes: () => Promise<Map<string, any>>, receiver: () => Promise<any>}}
+ * @returns {{outboxes: () => Promise<Map<string, any>>, receiver: () => Promise<any>,
+ *   quietUntil: (horizon: number) => Promise<Map<string, object> | null>}}
  */
 export function components({ settings, indexedDB, fetchModule, broadcast }) {
   // One instance of the module for everything in this worker, fetched through the module cache.
@@ -110,5 +114,38 @@ export function components({ settings, indexedDB, fetchModule, broadcast }) {
     return fresh;
   };
 
-  return { outboxes, receiver };
+  /**
+   * Whether the queues can go without a flush until `horizon` (worker clock), read from IndexedDB alone
+   * (js/outbox/peek.js): then, per queue, the summary Outbox.flush would give now (nothing sent, what is
+   * left, when the next entry falls due), and neither the module nor the outboxes (nor their keys) were
+   * loaded. null when a flush could do something by then, when the outboxes are loaded already (a flush
+   * costs little then), or when it cannot be told without them (a retry option the core must check).
+   */
+  const quietUntil = async (horizon) => {
+    if (outboxes.asked()) return null;
+    const now = settings.now();
+    const read = new Map(); // IDBFactory → database name → its rows by queue (one read per database)
+    const quiet = new Map();
+    for (const spec of settings.outboxes) {
+      const { options } = spec;
+      // An outbox on a clock of its own keeps its schedule in a time this horizon is not in.
+      if (options.now !== undefined) return null;
+      const maxAgeMs = maxAgeOf(options.retry);
+      if (maxAgeMs === null) return null;
+      const factory = 'indexedDB' in options ? options.indexedDB : indexedDB();
+      const database = options.database ?? 'sealpost-outbox';
+      if (!factory || typeof factory.open !== 'function' || typeof database !== 'string') return null;
+      if (!read.has(factory)) read.set(factory, new Map());
+      const databases = read.get(factory);
+      if (!databases.has(database)) databases.set(database, peekEntries(factory, database));
+      const rows = (await databases.get(database)).get(spec.name) ?? [];
+      const plan = schedule(rows, { ordering: spec.fifo ? 'fifo' : 'independent', maxAgeMs, now });
+      if (plan.due || (plan.wakeAt !== null && plan.wakeAt <= horizon)) return null;
+      quiet.set(spec.name, { sent: 0, retrying: 0, dead: 0, remaining: plan.live,
+        nextAttemptAt: plan.live > 0 ? plan.nextAttemptAt : null });
+    }
+    return quiet;
+  };
+
+  return { outboxes, receiver, quietUntil };
 }

@@ -33,10 +33,10 @@ function assemble(self, settings) {
     caches: () => self.caches ?? globalThis.caches,
     fetch: (input, init) => self.fetch(input, init),
   });
-  const { outboxes, receiver } = components({ settings, indexedDB, fetchModule, broadcast });
+  const { outboxes, receiver, quietUntil } = components({ settings, indexedDB, fetchModule, broadcast });
   const state = new WorkerState(indexedDB);
   const register = (queue) => registerSync(self, queue);
-  const wakeups = new Wakeups({ settings, outboxes, broadcast, registerSync: register, state });
+  const wakeups = new Wakeups({ settings, outboxes, broadcast, registerSync: register, state, quietUntil });
   const route = new FetchRoute({
     settings, outboxes, broadcast, registerSync: register, fetch: (input, init) => self.fetch(input, init),
   });

@@ -112,12 +112,16 @@ export class Wakeups {
   /**
    * @param {{settings: import('./config.js').Settings, outboxes: () => Promise<Map<string, any>>,
    *   broadcast: (event: object) => void, registerSync: (queue: string) => Promise<boolean>,
-   *   state: import('./state.js').WorkerState}} deps
+   *   state: import('./state.js').WorkerState,
+   *   quietUntil?: (horizon: number) => Promise<Map<string, object> | null>}} deps
+   *   quietUntil: per queue, the summary a flush would give now, when no queue needs one before
+   *   `horizon` (read from IndexedDB without loading the outboxes); else null
    */
-  constructor({ settings, outboxes, broadcast, registerSync: register, state }) {
+  constructor({ settings, outboxes, broadcast, registerSync: register, state, quietUntil = async () => null }) {
     this.settings = settings;
     this.now = settings.now;
     this.outboxes = outboxes;
+    this.quietUntil = quietUntil;
     this.broadcast = broadcast;
     this.registerSync = register;
     this.state = state;
@@ -132,11 +136,13 @@ export class Wakeups {
    * One flush of one queue; concurrent callers in this worker share the running call.
    * @returns {{running: Promise<object>, joined: boolean}} `joined`: the call was already running (its
    *   outcome is the caller's that started it, and that caller reports it)
+   * @param {object} [known]  the summary this flush would give, known without the outbox (start of life)
    * @private
    */
-  flushQueue(name, deadline) {
+  flushQueue(name, deadline, known) {
     let running = this.flushing.get(name);
     if (running) return { running, joined: true };
+    if (known) return { running: Promise.resolve(known), joined: false };
     running = (async () => {
       const outbox = (await this.outboxes()).get(name);
       if (!outbox) throw new SealpostError('invalid-argument', `no outbox is named ${name}`);
@@ -150,8 +156,9 @@ export class Wakeups {
    * A flush of every (or one) queue, counted as one wake-up of `source` unless `continuing`.
    * @returns {Promise<{sent: number, retrying: number, dead: number, remaining: number,
    *   nextAttemptAt: number|null, throttled?: boolean, nextSlotAt?: number, queues: Record<string, object>}>}
+   *   `known`: per queue, the summary its flush would give (see quietUntil), used instead of flushing it
    */
-  async flushAll(source, budgetMs, queue, { continuing = false } = {}) {
+  async flushAll(source, budgetMs, queue, { continuing = false, known = null } = {}) {
     const names = queueNames(this.settings, queue);
     const total = emptySummary();
     if (names.length === 0) return total;
@@ -167,7 +174,7 @@ export class Wakeups {
     // that started it, so one run's totals are broadcast once however many wake-ups joined it.
     const own = emptySummary();
     for (const name of names) {
-      const { running, joined } = this.flushQueue(name, deadline);
+      const { running, joined } = this.flushQueue(name, deadline, known?.get(name));
       const summary = await running;
       addSummary(total, name, summary);
       if (!joined) addSummary(own, name, summary);
@@ -186,12 +193,14 @@ export class Wakeups {
    * delivered something: a queue that keeps failing cannot spin, and one that is getting through (each
    * free round removes at least one entry) is not held to a dozen rounds a minute.
    */
-  async drive(source, budgetMs, queue) {
+  async drive(source, budgetMs, queue, known = null) {
     const { minWaitMs } = this.settings;
     const budgetEnd = this.now() + budgetMs;
     let continuing = false;
-    for (;;) {
-      const summary = await this.flushAll(source, budgetEnd - this.now(), queue, { continuing });
+    for (let round = 0; ; round += 1) {
+      // What is known without the outboxes holds for the first round only; a later one flushes for real.
+      const summary = await this.flushAll(source, budgetEnd - this.now(), queue,
+        { continuing, known: round === 0 ? known : null });
       continuing = !summary.throttled && summary.sent > 0;
       if (!summary.throttled && summary.remaining === 0) return summary;
       const next = summary.throttled ? summary.nextSlotAt : summary.nextAttemptAt;
@@ -242,12 +251,21 @@ export class Wakeups {
    * The first event of each worker lifetime flushes every queue (in that event's waitUntil, after
    * `after`), and waits for entries that fall due within startupBudgetMs (e.g. the lease of an attempt a
    * killed worker left). Later events do nothing here.
+   *
+   * The queues' entry rows are read first, from IndexedDB alone (quietUntil): when nothing is due and
+   * nothing falls due within the budget (an empty queue, or retries scheduled later), the flush is done
+   * without loading the Wasm module or opening the outboxes and their keys, and it says what a real one
+   * would (the same 'flushed' event, the sync tag of a queue with entries left registered again). So a
+   * worker started for a navigation or a script it does not route costs one IndexedDB read.
    */
   startOfLife(event, source, after = null) {
     if (this.started) return;
     this.started = true;
     if (this.settings.outboxes.length === 0) return;
-    event.waitUntil(Promise.resolve(after).then(() => this.drive(`start:${source}`, this.settings.startupBudgetMs))
+    const budgetMs = this.settings.startupBudgetMs;
+    event.waitUntil(Promise.resolve(after)
+      .then(() => this.quietUntil(this.now() + budgetMs).catch(() => null))
+      .then((known) => this.drive(`start:${source}`, budgetMs, undefined, known))
       .catch((error) => {
         this.broadcast({ type: 'flush-failed', trigger: `start:${source}`, ...errorInfo(error) });
       }));

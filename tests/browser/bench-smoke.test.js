@@ -19,7 +19,10 @@ test('npm run bench -- --smoke runs every case and writes the JSON shape of the 
   });
   const result = JSON.parse(readFileSync(file, 'utf8'));
   assert.deepEqual(Object.keys(result), ['env', 'size_gz_bytes', 'aead_1mib_mb_s', 'aead_256b_ops_s',
-    'push_open_ops_s', 'fanout_sends_s', 'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_peak_bytes']);
+    'push_open_ops_s', 'fanout_sends_s', 'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_peak_bytes', 'cold_nav_ms']);
+  // A stopped worker serving a navigation it does not route: sealpost against a pass-through worker.
+  assert.deepEqual(Object.keys(result.cold_nav_ms), ['sealpost', 'passthrough']);
+  for (const value of Object.values(result.cold_nav_ms)) assert.ok(value > 0, JSON.stringify(result.cold_nav_ms));
   // One process fanning out to a loopback push endpoint: sealPush + sendSealedPush against web-push's sendNotification.
   assert.deepEqual(Object.keys(result.fanout_sends_s), ['sealpost', 'web_push']);
   for (const value of Object.values(result.fanout_sends_s)) assert.ok(value > 0, JSON.stringify(result.fanout_sends_s));

@@ -255,3 +255,26 @@ test('a worker started while offline loads sealpost.wasm from Cache Storage and 
   const notes = await until(async () => { const n = await world.notes(); return n.length ? n : null; }, 'the note at the server');
   assert.deepEqual(notes.map((n) => n.text), ['cold start in a tunnel']);
 });
+
+test('a stopped worker started by a navigation it does not route loads no Wasm when nothing is queued; a routed POST then does', needsOutbox, async (t) => {
+  const world = await startWorld();
+  t.after(() => world.close());
+  await world.open('/t/harness.html?flushOn=none');
+  await world.attachCdp();
+  assert.equal((await world.page.evaluate(() => window.postNote('through'))).status, 201);
+  assert.equal((await world.stats()).queues.notes.pending, 0, 'nothing queued');
+  // Without the precached copy, loading the module fetches it and puts it back in Cache Storage: its
+  // presence says whether a worker life loaded it.
+  const cached = () => world.page.evaluate(() => caches.has('sealpost-wasm'));
+  await world.page.evaluate(() => caches.delete('sealpost-wasm'));
+  assert.equal(await cached(), false);
+  await world.stopAllWorkers();
+  await until(() => world.versions?.every((v) => v.runningStatus === 'stopped'), 'the worker stopped');
+  await world.open('/t/harness.html?flushOn=none'); // a navigation, then the page's scripts, through the worker
+  await until(() => world.versions?.some((v) => v.runningStatus === 'running'), 'the worker running again');
+  await sleep(1500); // the start-of-life flush has long ended (it read one IndexedDB database)
+  assert.equal(await cached(), false, 'the worker life did not load sealpost.wasm');
+  assert.equal((await world.page.evaluate(() => window.postNote('routed'))).status, 201);
+  await until(() => cached(), 'the routed request loaded it (and put it back in Cache Storage)');
+  assert.deepEqual((await world.notes()).map((n) => n.text), ['through', 'routed']);
+});

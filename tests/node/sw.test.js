@@ -624,3 +624,135 @@ test('pushsubscriptionchange: subscribes again with the old key and tells the ap
     events.close();
   }
 });
+
+/**
+ * A worker life started by a navigation it does not route, on `idb` (the queues' storage from earlier
+ * lives), its origin the loopback `server`: the module fetches it made, the replays the server received and
+ * the start-of-life 'flushed' event.
+ */
+async function coldNavigation(server, idb, bytes, config) {
+  const wasmUrl = `${server.url}/cold-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}/sealpost.wasm`;
+  const scope = fakeScope({ indexedDB: idb });
+  scope.location = new URL(`${server.url}/sw.js`);
+  scope.caches = fakeCaches();
+  const modules = [];
+  scope.fetch = async (input) => {
+    modules.push(String(input));
+    return new Response(bytes, { headers: { 'Content-Type': 'application/wasm' } });
+  };
+  const replays = () => [...server.accepted.values()].map((r) => r.body.toString());
+  const events = listen();
+  try {
+    installSealpost(scope, { IDBKeyRange, wasmUrl, ...config,
+      outboxes: [{ name: 'notes', match: { method: 'POST', pathname: '/api/notes' } }] });
+    const nav = await scope.dispatch('fetch', { request: new Request(`${server.url}/inbox`) });
+    assert.equal(nav.responded, false, 'the navigation is the browser\'s');
+    assert.equal(nav.settled.length, 1, 'the start-of-life flush ran in the event');
+    assert.equal(nav.settled[0].status, 'fulfilled');
+    const [flushed] = await events.until((e) => e.type === 'flushed' && e.trigger === 'start:fetch');
+    return { scope, modules, replays, flushed, events };
+  } catch (error) {
+    events.close();
+    throw error;
+  }
+}
+
+/** Queues one request in `idb` as an earlier worker life would have; resolves with the queue's stats. */
+async function queueEarlier(server, idb, body, { failWith = null } = {}) {
+  const outbox = await sealpost.Outbox.open({ name: 'notes', indexedDB: idb, IDBKeyRange, broadcast: false,
+    retry: { baseDelayMs: 600000, jitter: 'none' } });
+  await outbox.enqueue(new Request(`${server.url}/api/notes`, { method: 'POST', body }));
+  if (failWith) {
+    const summary = await outbox.flush({ fetch: async () => new Response('', { status: failWith }) });
+    assert.equal(summary.retrying, 1);
+  }
+  const stats = await outbox.stats();
+  outbox.close();
+  return stats;
+}
+
+test('a worker started by a navigation it does not route loads no Wasm when nothing is due: empty queue, or retries due later', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const bytes = await readFile(new URL('../../dist/sealpost.wasm', import.meta.url));
+
+  // No outbox database at all (a site that never queued): nothing loaded, and no database created.
+  const none = new IDBFactory();
+  const fresh = await coldNavigation(server, none, bytes, {});
+  try {
+    assert.deepEqual(fresh.modules, [], 'the module was not fetched');
+    assert.deepEqual([fresh.flushed.sent, fresh.flushed.remaining, fresh.flushed.nextAttemptAt], [0, 0, null]);
+    assert.deepEqual((await none.databases()).map((d) => d.name), [], 'the start-of-life flush created no database');
+  } finally {
+    fresh.events.close();
+  }
+
+  // A database whose queue is empty (everything went through).
+  const emptied = new IDBFactory();
+  const outbox = await sealpost.Outbox.open({ name: 'notes', indexedDB: emptied, IDBKeyRange, broadcast: false });
+  await outbox.enqueue(new Request(`${server.url}/api/notes`, { method: 'POST', body: 'sent' }));
+  assert.equal((await outbox.flush({ fetch: async () => new Response('{}', { status: 201 }) })).sent, 1);
+  outbox.close();
+  const empty = await coldNavigation(server, emptied, bytes, {});
+  try {
+    assert.deepEqual(empty.modules, []);
+    assert.deepEqual([empty.flushed.sent, empty.flushed.remaining, empty.flushed.nextAttemptAt], [0, 0, null]);
+    assert.deepEqual(empty.scope.syncTags, []);
+  } finally {
+    empty.events.close();
+  }
+
+  // One entry whose retry is due in ten minutes, past the start-of-life budget: the same 'flushed' event as
+  // a real flush gives, and the queue's sync tag registered again, all without the module.
+  const later = new IDBFactory();
+  const queued = await queueEarlier(server, later, 'later', { failWith: 503 });
+  assert.ok(queued.nextAttemptAt > Date.now() + 60000);
+  const waiting = await coldNavigation(server, later, bytes, {});
+  try {
+    assert.deepEqual(waiting.modules, [], 'the module was not fetched');
+    assert.deepEqual([waiting.flushed.sent, waiting.flushed.retrying, waiting.flushed.dead, waiting.flushed.remaining,
+      waiting.flushed.nextAttemptAt], [0, 0, 0, 1, queued.nextAttemptAt]);
+    assert.deepEqual(waiting.scope.syncTags, ['sealpost:notes']);
+    // A real flush in the same worker life (the module loaded now) reports the same.
+    const real = await waiting.scope.ask({ type: 'sealpost:flush' });
+    assert.deepEqual([real.sent, real.remaining, real.nextAttemptAt], [0, 1, queued.nextAttemptAt]);
+    assert.equal(waiting.modules.length, 1, 'loaded when a flush needed it');
+    const stats = await waiting.scope.ask({ type: 'sealpost:stats' });
+    assert.equal(stats.wakeups.lastMinute, 0, 'neither flush took a wake-up slot: nothing was sent');
+    assert.equal(stats.wakeups.bySource['start:fetch'], 0);
+  } finally {
+    waiting.events.close();
+  }
+  assert.deepEqual(server.requests, [], 'nothing was sent');
+});
+
+test('a worker started by a navigation it does not route still flushes a due entry at the start of its life', async (t) => {
+  const bytes = await readFile(new URL('../../dist/sealpost.wasm', import.meta.url));
+  const server = await startServer();
+  t.after(() => server.close());
+  const idb = new IDBFactory();
+  await queueEarlier(server, idb, 'due now');
+  const cold = await coldNavigation(server, idb, bytes, {});
+  try {
+    assert.equal(cold.modules.length, 1, 'the module was loaded for it');
+    assert.deepEqual(cold.replays(), ['due now']);
+    assert.deepEqual([cold.flushed.sent, cold.flushed.remaining], [1, 0]);
+  } finally {
+    cold.events.close();
+  }
+
+  // A lease a killed worker left, running out within the start-of-life budget: loaded, waited for, sent.
+  const other = await startServer();
+  t.after(() => other.close());
+  const leased = new IDBFactory();
+  const outbox = await sealpost.Outbox.open({ name: 'notes', indexedDB: leased, IDBKeyRange, broadcast: false });
+  await outbox.admit(new Request(`${other.url}/api/notes`, { method: 'POST', body: 'leased' }), { leaseMs: 1500 });
+  outbox.close();
+  const resumed = await coldNavigation(other, leased, bytes, { minWaitMs: 100 });
+  try {
+    assert.equal(resumed.modules.length, 1);
+    assert.deepEqual(resumed.replays(), ['leased'], 'sent once its lease ran out, within the start-of-life flush');
+  } finally {
+    resumed.events.close();
+  }
+});
