@@ -199,6 +199,9 @@ test('a request that could not be stored (quota) goes out unprotected without ho
       await held.gate(request);
       if (down) throw new TypeError('Failed to fetch');
     },
+    // The server refuses a0 for an hour, so a flush the worker starts meanwhile (its replays do not pass the
+    // gate) cannot send it and empty the queue while a1 and a2 arrive.
+    script: (req) => (req.url.includes('label=a0') ? { status: 503, retryAfter: 3600 } : 'ok'),
   });
   // A worker whose queue holds one entry (no start-of-life wait: a0 stays queued).
   const small = fakeScope({ indexedDB: new IDBFactory() });
@@ -214,7 +217,8 @@ test('a request that could not be stored (quota) goes out unprotected without ho
   const a1 = post('a1');
   await held.arrived; // a1 was refused (quota) and is on its way out unprotected, held there
   const stats = (await small.ask({ type: 'sealpost:stats' })).queues.notes;
-  assert.deepEqual([stats.pending, stats.inflight], [1, 0], 'a0 fills the queue; a1 is not stored');
+  // a0 may be pending or, inside a flush's attempt, in flight; either way it is the one entry.
+  assert.equal(stats.pending + stats.inflight, 1, 'a0 fills the queue; a1 is not stored');
   const a2 = await post('a2');
   assert.equal(a2.response.status, 201, 'a2 (refused too) was not held up behind a1');
   held.open();
