@@ -7,18 +7,7 @@ import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { Outbox } from '../../js/index.js';
 import { ready } from '../../js/wasm/loader.js';
 import { DEFAULT_MAX_AGE_MS, maxAgeOf, peekEntries, schedule } from '../../js/outbox/peek.js';
-
-/** A small seeded generator (mulberry32), so a failure is reproducible from its seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './helpers.js';
 
 test('schedule agrees with the core\'s plan for a flush that has tried nothing: due, and the next attempt time', async () => {
   const core = await ready();
@@ -27,7 +16,7 @@ test('schedule agrees with the core\'s plan for a flush that has tried nothing: 
   const around = (rnd) => now + Math.round((rnd() - 0.5) * 4 * maxAgeMs);
   let dueCases = 0;
   for (let seed = 1; seed <= 3000; seed += 1) {
-    const rnd = random(seed);
+    const rnd = prng(seed);
     const count = Math.floor(rnd() * 6);
     const rows = Array.from({ length: count }, (_, i) => ({
       id: `e${i}`, queue: 'q', seq: Math.floor(rnd() * 8), group: `g${Math.floor(rnd() * 2)}`,
