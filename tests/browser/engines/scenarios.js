@@ -439,6 +439,10 @@ export function engineSuite({ engine, launch, launchForWorkerLife, builds, csp, 
       }, 'the note at the server');
       assert.deepEqual(notes.map((n) => n.text), ['Heron by the lock, 7:40']);
       assert.ok(typeof notes[0].key === 'string' && notes[0].key.length > 0, 'sent through the route, with its key');
+      // The page has its answer too: leaving while the worker still answers would cancel that fetch, which
+      // Firefox logs as an error of the page.
+      await until(() => driver.evaluate(() => document.querySelector('#notes [data-state="sent"]') !== null),
+        'the note shown as sent', 10000, 100);
       if (csp) assert.deepEqual(await driver.consoleErrors(), [], 'no console error, no CSP violation');
     });
 
