@@ -273,10 +273,10 @@ export async function runSoak(options = {}) {
       }
       if (offlineStart.has(i) && offlineUntil < i) {
         offlineUntil = i + offlineStart.get(i);
-        await inRun('going offline', world.context.setOffline(true));
+        await inRun('going offline', world.setOffline(true));
         figures.offlineWindows += 1;
       }
-      if (i === offlineUntil) await inRun('going online', world.context.setOffline(false));
+      if (i === offlineUntil) await inRun('going online', world.setOffline(false));
 
       const group = i % groups;
       const text = `soak ${run} g${group} #${Math.floor(i / groups)}`;
@@ -345,7 +345,7 @@ export async function runSoak(options = {}) {
     // Back online for good (the injected faults go on): the worker's own wake-ups must now deliver
     // everything. A sync event that ends with work left is retried by Chrome after minutes; the soak
     // compresses that to a sync event every 10 s (as CDP dispatches it) while entries remain.
-    await inRun('going online for the drain', world.context.setOffline(false));
+    await inRun('going online for the drain', world.setOffline(false));
     const drainStart = Date.now();
     const drainEnd = drainStart + drainMs;
     for (let checks = 0; ; checks += 1) {

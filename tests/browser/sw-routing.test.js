@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { launch, watchCsp } from './browser.js';
 import { startRoutingServer } from './routing-server.js';
 import { sleep, until } from './sw-setup.js';
+import { workerHeap } from './worker-heap.js';
 
 async function world(t, swQuery = '') {
   const server = await startRoutingServer();
@@ -166,17 +167,39 @@ test('online, every body type and method gets the server\'s answer (a ReadableSt
 
 // 1,000 requests by default (npm test's time); SEALPOST_FLOOD=10000 runs the full flood (about two minutes
 // here: each request of one group is stored, or refused, after the one before it).
-test('an offline flood stops at maxEntries with quota (507, Sealpost-Error: quota), the page stays responsive, and what was queued is sent', async (t) => {
+test('an offline flood stops at maxEntries with quota (507, Sealpost-Error: quota), the worker\'s heap stays bounded, the page responsive, and what was queued is sent', async (t) => {
   const FLOOD = Number(process.env.SEALPOST_FLOOD ?? 1000);
   const MAX = 100;
   const w = await world(t, `maxEntries=${MAX}`);
   const page = await w.open();
+  // The worker's live JS heap (after a full GC): before, while the flood runs, and after it.
+  const heap = await workerHeap(w.context, page);
+  const before = await heap.usedAfterGc();
   await w.context.setOffline(true);
-  const flood = page.evaluate((n) => window.flood(n), FLOOD);
+  let flooding = true;
+  const flood = page.evaluate((n) => window.flood(n), FLOOD).finally(() => { flooding = false; });
+  const samples = [];
+  const sampling = (async () => {
+    while (flooding) {
+      samples.push(await heap.usedAfterGc());
+      await sleep(250);
+    }
+  })();
   // While the flood runs the page answers, and its timer keeps ticking.
   await until(() => page.evaluate(() => window.floodProgress?.().statuses[507] > 0), 'the first quota answers', 120000);
   const during = await page.evaluate(() => window.floodProgress());
   const result = await flood;
+  await sampling;
+  const after = await heap.usedAfterGc();
+  const peak = Math.max(...samples.map((s) => s.used + s.backing));
+  const MiB = (n) => `${(n / 1048576).toFixed(1)} MiB`;
+  t.diagnostic(`worker heap (live after GC, JS + array buffers): before ${MiB(before.used + before.backing)}, `
+    + `peak of ${samples.length} samples during ${FLOOD} requests ${MiB(peak)}, after ${MiB(after.used + after.backing)}`);
+  // Bounded: the requests the page holds open at once are what the worker holds (a few KiB each, their
+  // bodies included), and once answered nothing of them stays.
+  assert.ok(peak - (before.used + before.backing) < FLOOD * 8192, `peak ${MiB(peak)} for ${FLOOD} requests`);
+  assert.ok(after.used + after.backing - (before.used + before.backing) < 4 * 1048576,
+    `retained after the flood: ${MiB(after.used + after.backing - before.used - before.backing)}`);
   assert.deepEqual(result.statuses, { 202: MAX, 507: FLOOD - MAX }, JSON.stringify(result));
   assert.deepEqual(result.errors, { quota: FLOOD - MAX }, 'every refused request says quota');
   assert.ok(result.ticks > during.ticks, `the page timer kept ticking (${during.ticks} → ${result.ticks})`);

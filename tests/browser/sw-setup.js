@@ -65,6 +65,7 @@ export async function startWorld(options = {}) {
     await cdp.send('ServiceWorker.enable');
     world.cdp = cdp;
     const scope = await page.evaluate(() => navigator.serviceWorker.ready.then((r) => r.scope));
+    world.scope = scope;
     world.registrationId = await until(() => registrations.get(scope), `the registration of ${scope}`);
     return cdp;
   };
@@ -74,6 +75,15 @@ export async function startWorld(options = {}) {
   world.deliverPush = (data) => world.cdp.send('ServiceWorker.deliverPushMessage',
     { origin: demo.url, registrationId: world.registrationId, data });
   world.stopAllWorkers = () => world.cdp.send('ServiceWorker.stopAllWorkers');
+  /**
+   * Offline emulation on or off for the page and the worker. Going online while the worker is stopped can
+   * leave its next life offline (BROWSER-TESTING.md): the worker is started first (CDP startWorker runs
+   * no event handler), then the emulation lifted.
+   */
+  world.setOffline = async (offline) => {
+    if (!offline && world.cdp && world.scope) await world.cdp.send('ServiceWorker.startWorker', { scopeURL: world.scope });
+    await context.setOffline(offline);
+  };
 
   world.api = async (method, path, body) => {
     const res = await fetch(`${demo.url}${path}`, {
