@@ -170,11 +170,11 @@ export class SealpostPlugin {
   }
 
   /** The answer to a queued request: passed on (the entry discarded), or the 202 for a status in queueOnStatus. */
-  async fetchDidSucceed({ response, state }) {
+  async fetchDidSucceed({ response, event, state }) {
     clearTimeout(state.timer);
     if (!state.id) return response;
     const { route, steps } = this.parts();
-    const answer = await steps.answered(route, state.sealed, response);
+    const answer = await steps.answered(route, state.sealed, response, event ? (work) => extend(event, work) : null);
     state.answered = true;
     state.turn?.done();
     return answer;

@@ -126,6 +126,8 @@ export class Outbox extends EventTarget {
     this.flushing = false;
     /** Entries admit() stored in flight for this instance's caller to send: id → leaseUntil. */
     this.held = new Map();
+    /** Entries admit() stored whose answer came and whose removal is under way (settle()). */
+    this.settled = new Set();
     /** @type {Map<string, number>} id → attempts of leases this outbox holds whose attempt has ended */
     this.voidLeases = new Map();
   }
@@ -235,8 +237,35 @@ export class Outbox extends EventTarget {
    */
   async admit(request, { group, leaseMs }) {
     const leaseUntil = this.now() + leaseMs;
-    const row = await this.write(request, { group }, { leaseUntil, fifo: this.ordering === 'fifo' });
+    const row = await this.write(request, { group },
+      { leaseUntil, fifo: this.ordering === 'fifo', settled: this.settled });
+    // Written with relaxed durability (the request goes out at once, and a crash before its answer loses
+    // nothing the page was told about); one behind the queue is answered 202 now, so it is made durable.
+    if (row.behind) await this.store.persist(row.id);
     return { id: row.id, behind: row.behind, leaseUntil: row.behind ? 0 : leaseUntil };
+  }
+
+  /**
+   * Before the 202 for an entry admit() stored: makes it durable (admit() wrote it with relaxed durability;
+   * release() does this itself).
+   */
+  async persist(id) {
+    this.ensureOpen();
+    return this.store.persist(id);
+  }
+
+  /**
+   * Removes an entry admit() stored whose request the server answered (success, or a status the caller
+   * passes on). Until the removal commits the entry is not counted as live in its group, so a request of
+   * the group admitted meanwhile is not put behind it. Resolves with whether it removed the entry.
+   */
+  async settle(id) {
+    this.settled.add(id);
+    try {
+      return await this.discard(id);
+    } finally {
+      this.settled.delete(id);
+    }
   }
 
   /**
@@ -251,6 +280,9 @@ export class Outbox extends EventTarget {
         && current.attempts === 0 && current.leaseUntil === leaseUntil
         ? { ...current, state: 'pending', leaseUntil: 0 }
         : null));
+      // The update is a strict commit, which makes admit()'s relaxed write durable; when it changed nothing
+      // (a flush took the entry up), the entry is made durable on its own.
+      if (!row) await this.store.persist(id);
       return Boolean(row);
     } finally {
       this.held.delete(id); // after the write: a flush reading the queue meanwhile still sees it held

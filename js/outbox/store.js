@@ -154,7 +154,9 @@ export class OutboxStore {
    *   (the fetch route): the entry is written in flight under a lease until `leaseUntil`, so that no flush
    *   sends it meanwhile, unless (`fifo`) a live entry of its group is already in the queue: then it is
    *   written pending and `behind` is true. Both read in this transaction, so no entry of the group can
-   *   slip in between.
+   *   slip in between. Entries whose ids are in `admission.settled` (answered, their removal under way) do
+   *   not count as live. Written with relaxed durability: the caller makes the entry durable (persist())
+   *   before it tells anyone the request is queued.
    * @returns {Promise<object>} the row written, with `behind` when `admission` was given
    */
   add(entry, record, chunks, limits, admission = null) {
@@ -175,7 +177,7 @@ export class OutboxStore {
       let row = { ...entry, seq: seq + 1 };
       let behind = false;
       if (admission) {
-        behind = admission.fifo && await this.liveInGroup(tx, entry.queue, entry.group);
+        behind = admission.fifo && await this.liveInGroup(tx, entry.queue, entry.group, admission.settled);
         if (!behind) row = { ...row, state: 'inflight', leaseUntil: admission.leaseUntil };
       }
       meta.put(seq + 1, `seq:${entry.queue}`);
@@ -186,17 +188,34 @@ export class OutboxStore {
       chunks.forEach((chunk, index) => store.add(chunk, [entry.id, index]));
       this.known.set(entry.queue, usage.entries + 1);
       return admission ? { ...row, behind } : row;
+    }, admission ? RELAXED : STRICT);
+  }
+
+  /**
+   * Makes an entry written with relaxed durability durable: a strict commit that writes its row again
+   * (a strict commit also makes every earlier write of the database durable). Resolves false when the
+   * entry is gone.
+   */
+  persist(id) {
+    return transaction(this.db, 'entries', 'readwrite', async (tx) => {
+      const store = tx.objectStore('entries');
+      const row = await request(store.get(id));
+      if (row) store.put(row);
+      return Boolean(row);
     }, STRICT);
   }
 
-  /** Whether `queue` holds a live (pending or inflight) entry of `group`, read in transaction `tx`. */
-  liveInGroup(tx, queue, group) {
+  /**
+   * Whether `queue` holds a live (pending or inflight) entry of `group` other than those in `settled`,
+   * read in transaction `tx`.
+   */
+  liveInGroup(tx, queue, group, settled = null) {
     return new Promise((resolve, reject) => {
       const req = tx.objectStore('entries').index('order').openCursor(this.queueRange(queue));
       req.onsuccess = () => {
         const cursor = req.result;
         if (!cursor) resolve(false);
-        else if (cursor.value.group === group && cursor.value.state !== 'dead') resolve(true);
+        else if (cursor.value.group === group && cursor.value.state !== 'dead' && !settled?.has(cursor.value.id)) resolve(true);
         else cursor.continue();
       };
       req.onerror = () => reject(req.error);

@@ -66,8 +66,9 @@ export function sealpostWorker(self, config) {
         wakeups.startOfLife(event, 'fetch');
         return false;
       }
-      const { response, ahead } = route.networkFirst(outbox, event.request);
+      const { response, ahead, settled } = route.networkFirst(outbox, event.request);
       event.respondWith(response);
+      event.waitUntil(settled);
       // The start-of-life flush (or the flush a request behind the queue needs) runs after the network
       // attempt, so it neither delays the response nor sends this request a second time meanwhile.
       if (!wakeups.started) {

@@ -75,6 +75,7 @@ export class FetchRoute {
    * @param {{outbox: any, id: string, leaseUntil: number}} sealed
    */
   async queue(route, sealed, reason) {
+    // release() makes the entry durable (admit() wrote it with relaxed durability) before the page hears 202.
     if (sealed.leaseUntil) await sealed.outbox.release(sealed.id, sealed.leaseUntil).catch(() => false);
     return this.queued(route, sealed.id, reason);
   }
@@ -132,17 +133,24 @@ export class FetchRoute {
 
   /**
    * What the network's answer to a stored entry means: passed on as it is (the entry removed), or, for a
-   * status the route queues on, the 202 (the entry stays).
+   * status the route queues on, the 202 (the entry stays). With `later` (the event's waitUntil), the answer
+   * is passed on at once and the removal given to `later`: a request of the same group that comes meanwhile
+   * does not count the answered entry (Outbox.settle), and a removal lost with the worker only means the
+   * entry is sent again under its key.
+   * @param {((work: Promise<unknown>) => void) | null} [later]
    */
-  async answered(route, sealed, answer) {
+  async answered(route, sealed, answer, later = null) {
     if (route.queueOnStatus.includes(answer.status)) return this.queue(route, sealed, `http-${answer.status}`);
-    const removed = await sealed.outbox.discard(sealed.id).catch(() => false);
-    // Said once, by whoever removed the entry (a flush that sent it meanwhile says `sent` itself): `sent`
-    // for a success or a redirect, as a flush would; `answered` for another status, which the page gets.
-    if (removed) {
-      this.broadcast({ type: answer.status < 400 ? 'sent' : 'answered', queue: route.name, id: sealed.id,
-        attempts: 1, status: answer.status, direct: true });
-    }
+    const removal = sealed.outbox.settle(sealed.id).catch(() => false).then((removed) => {
+      // Said once, by whoever removed the entry (a flush that sent it meanwhile says `sent` itself): `sent`
+      // for a success or a redirect, as a flush would; `answered` for another status, which the page gets.
+      if (removed) {
+        this.broadcast({ type: answer.status < 400 ? 'sent' : 'answered', queue: route.name, id: sealed.id,
+          attempts: 1, status: answer.status, direct: true });
+      }
+    });
+    if (later) later(removal);
+    else await removal;
     return answer;
   }
 
@@ -152,7 +160,7 @@ export class FetchRoute {
   }
 
   /** The network attempt of a stored entry: its answer, or the 202 when the entry stays queued. @private */
-  async attempt(route, sealed, request) {
+  async attempt(route, sealed, request, later) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.networkTimeoutMs);
     let answer;
@@ -164,7 +172,7 @@ export class FetchRoute {
     } finally {
       clearTimeout(timer);
     }
-    return this.answered(route, sealed, answer);
+    return this.answered(route, sealed, answer, later);
   }
 
   /**
@@ -178,14 +186,18 @@ export class FetchRoute {
    * or entries wait on a retry, or another context holds one in flight). Groups never wait for each other.
    * @param {import('./config.js').Route} route
    * @param {Request} original
-   * @returns {{response: Promise<Response>, ahead: Promise<boolean>}} `ahead`: whether entries of the
-   *   group were ahead of this request (settles once that is known, false if the response fails)
+   * @returns {{response: Promise<Response>, ahead: Promise<boolean>, settled: Promise<void>}} `ahead`:
+   *   whether entries of the group were ahead of this request (settles once that is known, false if the
+   *   response fails); `settled`: the work after the response (the answered entry's removal), for the
+   *   event's waitUntil
    */
   networkFirst(route, original) {
     let markAhead;
     const ahead = new Promise((resolve) => { markAhead = resolve; });
     const { group, turn, error: groupError } = this.place(route, original);
     const copy = original.clone();
+    const after = [];
+    const later = (work) => { after.push(work); };
     const response = (async () => {
       await turn?.ready;
       let sealed;
@@ -204,8 +216,9 @@ export class FetchRoute {
       }
       markAhead(sealed.behind);
       if (sealed.behind) return this.queued(route, sealed.id, 'behind-queue');
-      return this.attempt(route, sealed, copy);
+      return this.attempt(route, sealed, copy, later);
     })().finally(() => turn?.done());
-    return { response, ahead: Promise.race([ahead, response.then(() => false, () => false)]) };
+    const settled = response.then(() => Promise.all(after), () => Promise.all(after)).then(() => {});
+    return { response, ahead: Promise.race([ahead, response.then(() => false, () => false)]), settled };
   }
 }
