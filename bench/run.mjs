@@ -17,9 +17,10 @@ import { sizes } from './size.mjs';
 import { browserBench } from './browser.mjs';
 import { fanout } from './fanout.mjs';
 import { coldNavBench } from './cold-nav.mjs';
+import { onlinePostBench } from './online-post.mjs';
 
 const KEYS = ['size_gz_bytes', 'aead_1mib_mb_s', 'aead_256b_ops_s', 'push_open_ops_s', 'fanout_sends_s',
-  'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'cold_nav_ms', 'wasm_memory_peak_bytes'];
+  'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'cold_nav_ms', 'wasm_memory_peak_bytes', 'online_post_ms', 'cold_post_ms'];
 const { values } = parseArgs({
   options: { json: { type: 'string' }, smoke: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
@@ -92,6 +93,11 @@ if (wanted('cold_nav_ms')) {
   Object.assign(out, await coldNavBench({ smoke, log }));
 }
 
+if (wanted('online_post_ms', 'cold_post_ms')) {
+  log('browser (1 KiB POST through a routing worker: running, and the first one of a stopped worker)');
+  Object.assign(out, await onlinePostBench({ smoke, log }));
+}
+
 printTable(out);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(out, null, 2)}\n`);
 
@@ -147,6 +153,8 @@ function printTable(r) {
     ['drain (ops/s)', 'drain_ops_s', [['workbox', '≥ 1'], ['fetch_loop', '≥ 0.9']]],
     ['cold start (ms)', 'cold_start_ms', [['libsodium_wrappers', '≤ 0.5', 'lower']]],
     ['cold navigation, not routed, to DOMContentLoaded (ms)', 'cold_nav_ms', [['passthrough', '≤ 1.1', 'lower']]],
+    ['1 KiB POST, online, worker running (ms)', 'online_post_ms', [['workbox_plugin', '≤ 1.2', 'lower'], ['passthrough', '', 'lower']]],
+    ['1 KiB POST, first of a stopped worker (ms)', 'cold_post_ms', [['workbox_plugin', '≤ 1.3', 'lower'], ['passthrough', '', 'lower']]],
   ];
   const lines = [`sealpost bench — node ${r.env.node}, chromium ${r.env.chromium}, ${r.env.cpu}`,
     '| case | sealpost | anchor | anchor value | ratio | goal |', '| --- | ---: | --- | ---: | ---: | --- |'];

@@ -19,10 +19,17 @@ test('npm run bench -- --smoke runs every case and writes the JSON shape of the 
   });
   const result = JSON.parse(readFileSync(file, 'utf8'));
   assert.deepEqual(Object.keys(result), ['env', 'size_gz_bytes', 'aead_1mib_mb_s', 'aead_256b_ops_s',
-    'push_open_ops_s', 'fanout_sends_s', 'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_peak_bytes', 'cold_nav_ms']);
+    'push_open_ops_s', 'fanout_sends_s', 'enqueue_1kib_ops_s', 'drain_ops_s', 'cold_start_ms', 'wasm_memory_peak_bytes', 'cold_nav_ms',
+    'online_post_ms', 'cold_post_ms']);
   // A stopped worker serving a navigation it does not route: sealpost against a pass-through worker.
   assert.deepEqual(Object.keys(result.cold_nav_ms), ['sealpost', 'passthrough']);
   for (const value of Object.values(result.cold_nav_ms)) assert.ok(value > 0, JSON.stringify(result.cold_nav_ms));
+  // A 1 KiB POST through a routing worker, running and stopped: sealpost against Workbox's BackgroundSyncPlugin
+  // and a pass-through worker (every POST answered 201, nothing left queued: checked by the bench itself).
+  for (const key of ['online_post_ms', 'cold_post_ms']) {
+    assert.deepEqual(Object.keys(result[key]), ['sealpost', 'workbox_plugin', 'passthrough']);
+    for (const value of Object.values(result[key])) assert.ok(value > 0, `${key}: ${JSON.stringify(result[key])}`);
+  }
   // One process fanning out to a loopback push endpoint: sealPush + sendSealedPush against web-push's sendNotification.
   assert.deepEqual(Object.keys(result.fanout_sends_s), ['sealpost', 'web_push']);
   for (const value of Object.values(result.fanout_sends_s)) assert.ok(value > 0, JSON.stringify(result.fanout_sends_s));
@@ -55,4 +62,16 @@ test('npm run bench -- --only KEY runs just that case; an unknown key is refused
   const bad = await run1(['--smoke', '--only', 'fanout']);
   assert.notEqual(bad.error, null);
   assert.match(bad.stderr, /--only: no bench key fanout \(the keys: size_gz_bytes, .*fanout_sends_s/);
+});
+
+test('npm run bench -- --smoke --only online_post_ms runs the POST case alone and prints its goal rows', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'sealpost-bench-')), 'bench.json');
+  const ran = await new Promise((resolve) => {
+    execFile(process.execPath, [run, '--smoke', '--only', 'online_post_ms', '--json', file], { timeout: 120000 },
+      (error, stdout, stderr) => resolve({ error, stdout, stderr }));
+  });
+  assert.equal(ran.error, null, ran.stderr);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, 'utf8'))), ['env', 'online_post_ms', 'cold_post_ms']);
+  assert.match(ran.stdout, /\| 1 KiB POST, online, worker running \(ms\) \| [\d,.]+ \| workbox_plugin \| [\d,.]+ \| [\d.]+× \| ≤ 1.2 \|/);
+  assert.match(ran.stdout, /\| 1 KiB POST, first of a stopped worker \(ms\) \| [\d,.]+ \| workbox_plugin \| [\d,.]+ \| [\d.]+× \| ≤ 1.3 \|/);
 });
