@@ -128,6 +128,8 @@ export class Outbox extends EventTarget {
     this.held = new Map();
     /** Entries admit() stored whose answer came and whose removal is under way (settle()). */
     this.settled = new Set();
+    /** Groups whose last request admitted in this context was queued (behind, or released): see admit(). */
+    this.queuedGroups = new Set();
     /** @type {Map<string, number>} id → attempts of leases this outbox holds whose attempt has ended */
     this.voidLeases = new Map();
   }
@@ -235,13 +237,18 @@ export class Outbox extends EventTarget {
    * @param {{group?: string, leaseMs: number}} options
    * @returns {Promise<{id: string, behind: boolean, leaseUntil: number}>}
    */
-  async admit(request, { group, leaseMs }) {
+  async admit(request, { group = '', leaseMs }) {
     const leaseUntil = this.now() + leaseMs;
+    // Written with relaxed durability when the request goes out at once (a crash before its answer loses
+    // nothing the page was told about); one behind the queue is answered 202 now, so it must be durable.
+    // Which of the two it is shows only in the write, so the last outcome of the group in this context
+    // decides: after a request of the group was queued, the next is written strictly (one commit, not two).
+    const strict = this.queuedGroups.has(group);
     const row = await this.write(request, { group },
-      { leaseUntil, fifo: this.ordering === 'fifo', settled: this.settled });
-    // Written with relaxed durability (the request goes out at once, and a crash before its answer loses
-    // nothing the page was told about); one behind the queue is answered 202 now, so it is made durable.
-    if (row.behind) await this.store.persist(row.id);
+      { leaseUntil, fifo: this.ordering === 'fifo', settled: this.settled, strict });
+    if (row.behind && !strict) await this.store.persist(row.id);
+    if (row.behind) this.queuedGroups.add(group);
+    else this.queuedGroups.delete(group);
     return { id: row.id, behind: row.behind, leaseUntil: row.behind ? 0 : leaseUntil };
   }
 
@@ -269,12 +276,13 @@ export class Outbox extends EventTarget {
   }
 
   /**
-   * Gives back the lease admit() took, after an attempt that did not succeed: the entry is pending and due
-   * at once. Resolves false when the entry is gone or is no longer under that lease (it ran out and a
+   * Gives back the lease admit() took, after an attempt that did not succeed: the entry (of `group`) is
+   * pending and due at once, and durable. Resolves false when the entry is gone or is no longer under that lease (it ran out and a
    * flush took the entry up).
    */
-  async release(id, leaseUntil) {
+  async release(id, leaseUntil, group = '') {
     this.ensureOpen();
+    this.queuedGroups.add(group);
     try {
       const row = await this.store.update(id, (current) => (current.queue === this.name && current.state === 'inflight'
         && current.attempts === 0 && current.leaseUntil === leaseUntil

@@ -155,8 +155,8 @@ export class OutboxStore {
    *   sends it meanwhile, unless (`fifo`) a live entry of its group is already in the queue: then it is
    *   written pending and `behind` is true. Both read in this transaction, so no entry of the group can
    *   slip in between. Entries whose ids are in `admission.settled` (answered, their removal under way) do
-   *   not count as live. Written with relaxed durability: the caller makes the entry durable (persist())
-   *   before it tells anyone the request is queued.
+   *   not count as live. Written with relaxed durability unless `admission.strict`: the caller makes the
+   *   entry durable (persist()) before it tells anyone the request is queued.
    * @returns {Promise<object>} the row written, with `behind` when `admission` was given
    */
   add(entry, record, chunks, limits, admission = null) {
@@ -188,7 +188,7 @@ export class OutboxStore {
       chunks.forEach((chunk, index) => store.add(chunk, [entry.id, index]));
       this.known.set(entry.queue, usage.entries + 1);
       return admission ? { ...row, behind } : row;
-    }, admission ? RELAXED : STRICT);
+    }, admission && !admission.strict ? RELAXED : STRICT);
   }
 
   /**

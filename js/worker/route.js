@@ -76,7 +76,7 @@ export class FetchRoute {
    */
   async queue(route, sealed, reason) {
     // release() makes the entry durable (admit() wrote it with relaxed durability) before the page hears 202.
-    if (sealed.leaseUntil) await sealed.outbox.release(sealed.id, sealed.leaseUntil).catch(() => false);
+    if (sealed.leaseUntil) await sealed.outbox.release(sealed.id, sealed.leaseUntil, sealed.group).catch(() => false);
     return this.queued(route, sealed.id, reason);
   }
 
@@ -105,13 +105,13 @@ export class FetchRoute {
    * a lease that outlives the network attempt, so no flush sends it meanwhile. `behind`: with fifo ordering,
    * a live entry of its group was already queued (waiting on a retry, failed, or held by another context),
    * so the request must not go out ahead of it. Rejects when nothing could be stored.
-   * @returns {Promise<{outbox: any, id: string, behind: boolean, leaseUntil: number}>}
+   * @returns {Promise<{outbox: any, id: string, behind: boolean, leaseUntil: number, group: string}>}
    */
   async seal(route, request, group) {
     const outbox = (await this.outboxes()).get(route.name);
     const { id, behind, leaseUntil } = await outbox.admit(request,
       { group, leaseMs: this.networkTimeoutMs + LEASE_MARGIN_MS });
-    return { outbox, id, behind, leaseUntil };
+    return { outbox, id, behind, leaseUntil, group };
   }
 
   /**

@@ -182,7 +182,7 @@ test('an offline flood stops at maxEntries with quota (507, Sealpost-Error: quot
   const sampling = (async () => {
     while (flooding) {
       samples.push(await heap.usedAfterGc());
-      await sleep(250);
+      await sleep(1000); // a full GC of the worker each time: not so often that it slows the flood
     }
   })();
   // While the flood runs the page answers, and its timer keeps ticking.
