@@ -126,8 +126,8 @@ export class Outbox extends EventTarget {
     this.flushing = false;
     /** Entries admit() stored in flight for this instance's caller to send: id → leaseUntil. */
     this.held = new Map();
-    /** Entries admit() stored whose answer came and whose removal is under way (settle()). */
-    this.settled = new Set();
+    /** Entries admit() stored whose answer came, and their removal under way (settle()): id → promise. */
+    this.settled = new Map();
     /** Groups whose last request admitted in this context was queued (behind, or released): see admit(). */
     this.queuedGroups = new Set();
     /** @type {Map<string, number>} id → attempts of leases this outbox holds whose attempt has ended */
@@ -266,13 +266,15 @@ export class Outbox extends EventTarget {
    * passes on). Until the removal commits the entry is not counted as live in its group, so a request of
    * the group admitted meanwhile is not put behind it. Resolves with whether it removed the entry.
    */
-  async settle(id) {
-    this.settled.add(id);
-    try {
-      return await this.discard(id);
-    } finally {
-      this.settled.delete(id);
-    }
+  settle(id) {
+    const removal = this.discard(id).finally(() => this.settled.delete(id));
+    this.settled.set(id, removal.catch(() => false));
+    return removal;
+  }
+
+  /** Waits for the removals settle() has under way, so that what is read next no longer shows them. */
+  async settledAll() {
+    while (this.settled.size > 0) await Promise.all(this.settled.values());
   }
 
   /**
@@ -437,6 +439,7 @@ export class Outbox extends EventTarget {
    */
   async stats() {
     this.ensureOpen();
+    await this.settledAll();
     const rows = await this.rows();
     const count = (state) => rows.filter((row) => row.state === state).length;
     return { pending: count('pending'), inflight: count('inflight'), dead: count('dead'),
@@ -446,6 +449,7 @@ export class Outbox extends EventTarget {
   /** Entries still queued (pending or inflight), dead letters excluded. */
   async size() {
     this.ensureOpen();
+    await this.settledAll();
     return (await this.rows()).filter((row) => row.state !== 'dead').length;
   }
 
@@ -456,6 +460,7 @@ export class Outbox extends EventTarget {
    */
   async list() {
     this.ensureOpen();
+    await this.settledAll();
     return this.describe(await this.rows());
   }
 
