@@ -232,19 +232,20 @@ export class Outbox extends EventTarget {
    * under a lease of `leaseMs` so that no flush (of this context or another) sends it meanwhile; with fifo
    * ordering, a request whose group already has a live entry in the queue is stored pending instead and
    * `behind` is true (the caller must not send it ahead of them). After a failed attempt the caller gives
-   * the lease back with release(). Rejects as enqueue() does.
+   * the lease back with release(). Rejects as enqueue() does. `body`: the request's body bytes, when the
+   * caller has read them already (the request's own body is then not read); they stay the caller's.
    * @param {Request} request
-   * @param {{group?: string, leaseMs: number}} options
+   * @param {{group?: string, leaseMs: number, body?: Uint8Array}} options
    * @returns {Promise<{id: string, behind: boolean, leaseUntil: number}>}
    */
-  async admit(request, { group = '', leaseMs }) {
+  async admit(request, { group = '', leaseMs, body }) {
     const leaseUntil = this.now() + leaseMs;
     // Written with relaxed durability when the request goes out at once (a crash before its answer loses
     // nothing the page was told about); one behind the queue is answered 202 now, so it must be durable.
     // Which of the two it is shows only in the write, so the last outcome of the group in this context
     // decides: after a request of the group was queued, the next is written strictly (one commit, not two).
     const strict = this.queuedGroups.has(group);
-    const row = await this.write(request, { group },
+    const row = await this.write(request, { group, body },
       { leaseUntil, fifo: this.ordering === 'fifo', settled: this.settled, strict });
     if (row.behind && !strict) await this.store.persist(row.id);
     if (row.behind) this.queuedGroups.add(group);
@@ -307,7 +308,9 @@ export class Outbox extends EventTarget {
     const owned = !(requestOrInit instanceof Request);
     const request = toRequest(requestOrInit);
     const fields = requestFields(request, options.metadata);
-    const body = await readBody(request, owned);
+    // A body its caller read already (admit({body}) from the fetch route) stays the caller's: not zeroed here.
+    const given = options.body instanceof Uint8Array;
+    const body = given ? options.body : await readBody(request, owned);
     const id = hex(this.core.randomBytes(16));
     const groupTag = hex(this.core.groupTag(this.keys.groupKey, group));
     // Held from before the write commits, so that a flush reading the queue at that moment already knows.
@@ -339,7 +342,7 @@ export class Outbox extends EventTarget {
       this.held.delete(id);
       throw error;
     } finally {
-      body.fill(0);
+      if (!given) body.fill(0);
     }
     if (row.behind) this.held.delete(id);
     this.emit('enqueued', { id, state: row.state, seq: row.seq });

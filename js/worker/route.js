@@ -6,6 +6,7 @@
  */
 import { LEASE_MARGIN_MS } from '../outbox/drain.js';
 import { withIdempotencyKey } from '../outbox/request.js';
+import { SealpostError } from '../errors.js';
 import { errorInfo } from './events.js';
 
 function jsonResponse(status, body, headers = {}) {
@@ -104,13 +105,14 @@ export class FetchRoute {
    * Seals a request into the route's outbox before it goes out, in `group` (Outbox.admit): in flight under
    * a lease that outlives the network attempt, so no flush sends it meanwhile. `behind`: with fifo ordering,
    * a live entry of its group was already queued (waiting on a retry, failed, or held by another context),
-   * so the request must not go out ahead of it. Rejects when nothing could be stored.
+   * so the request must not go out ahead of it. Rejects when nothing could be stored. `body`: the request's
+   * body bytes when the caller read them already (see outgoing()).
    * @returns {Promise<{outbox: any, id: string, behind: boolean, leaseUntil: number, group: string}>}
    */
-  async seal(route, request, group) {
+  async seal(route, request, group, body) {
     const outbox = (await this.outboxes()).get(route.name);
     const { id, behind, leaseUntil } = await outbox.admit(request,
-      { group, leaseMs: this.networkTimeoutMs + LEASE_MARGIN_MS });
+      { group, leaseMs: this.networkTimeoutMs + LEASE_MARGIN_MS, body });
     return { outbox, id, behind, leaseUntil, group };
   }
 
@@ -124,6 +126,20 @@ export class FetchRoute {
     if (request.method === 'GET' || request.method === 'HEAD') return request;
     const body = await request.blob();
     return new Request(request, { body });
+  }
+
+  /**
+   * The fetch route reads a request's body once: the bytes are sealed into the entry, and the request goes
+   * out (or, when nothing could be stored, unprotected) with the same bytes, its content type (a multipart
+   * boundary included) in its headers. A ReadableStream body (`duplex: 'half'`) is read to its end too, so
+   * it never goes out as a streaming upload, which Chromium refuses over HTTP/1.1. The buffer is not zeroed
+   * afterwards: a Request may keep the buffer it was given instead of copying it (WebKit does).
+   * @returns {Promise<{bytes: Uint8Array | undefined, outgoing: () => Request}>}
+   */
+  static async readOnce(request) {
+    if (request.method === 'GET' || request.method === 'HEAD') return { bytes: undefined, outgoing: () => request.clone() };
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    return { bytes, outgoing: () => new Request(request, { body: bytes }) };
   }
 
   /** The request as it goes out: with the entry's idempotency key (unless it carries the app's). */
@@ -159,13 +175,16 @@ export class FetchRoute {
     return error?.name === 'AbortError' ? 'timeout' : 'network';
   }
 
-  /** The network attempt of a stored entry: its answer, or the 202 when the entry stays queued. @private */
+  /**
+   * The network attempt of a stored entry (`request` as readOnce() gives it): its answer, or the 202 when
+   * the entry stays queued. @private
+   */
   async attempt(route, sealed, request, later) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.networkTimeoutMs);
     let answer;
     try {
-      const outgoing = this.keyed(route, await FetchRoute.materialized(request), sealed.id);
+      const outgoing = this.keyed(route, request, sealed.id);
       answer = await this.fetch(outgoing, { signal: controller.signal });
     } catch (error) {
       return this.queue(route, sealed, FetchRoute.failure(error));
@@ -195,28 +214,36 @@ export class FetchRoute {
     let markAhead;
     const ahead = new Promise((resolve) => { markAhead = resolve; });
     const { group, turn, error: groupError } = this.place(route, original);
-    const copy = original.clone();
     const after = [];
     const later = (work) => { after.push(work); };
+    // The body is read at once (the page's request may not outlive a wait in the lane).
+    const body = FetchRoute.readOnce(original);
+    body.catch(() => {}); // handled where it is awaited, after the lane
     const response = (async () => {
       await turn?.ready;
       let sealed;
+      let read = null;
       try {
+        read = await body.catch((error) => {
+          throw new SealpostError('invalid-request', `the request body cannot be read: ${error.message}`,
+            { field: 'body', cause: error });
+        });
         if (groupError) throw groupError;
-        sealed = await this.seal(route, original, group);
+        sealed = await this.seal(route, original, group, read.bytes);
       } catch (error) {
         const info = this.sealFailed(route, error);
         // Not stored, so nothing of its group can wait for it: the lane goes on at once.
         turn?.done();
         try {
-          return await this.fetch(copy);
+          if (!read) throw error;
+          return await this.fetch(read.outgoing());
         } catch {
           return this.unprotectedFailed(route, info);
         }
       }
       markAhead(sealed.behind);
       if (sealed.behind) return this.queued(route, sealed.id, 'behind-queue');
-      return this.attempt(route, sealed, copy, later);
+      return this.attempt(route, sealed, read.outgoing(), later);
     })().finally(() => turn?.done());
     const settled = response.then(() => Promise.all(after), () => Promise.all(after)).then(() => {});
     return { response, ahead: Promise.race([ahead, response.then(() => false, () => false)]), settled };
