@@ -86,13 +86,32 @@ export class Outbox extends EventTarget {
    */
   static async open(options) {
     const { ordering, header, limits } = checkOptions(options);
-    const core = options.core ?? await ready({ wasmUrl: options.wasmUrl });
-    const policy = core.retryPolicy(options.retry);
     const factory = 'indexedDB' in options ? options.indexedDB : globalThis.indexedDB;
     const database = options.database ?? 'sealpost-outbox';
-    const store = await OutboxStore.open(factory, database, options.IDBKeyRange ?? globalThis.IDBKeyRange);
     const ownsKeyStore = !options.keyStore;
-    const keyStore = options.keyStore ?? await WebCryptoKeyStore.open({ indexedDB: factory });
+    // The module, the queue's database and the key store load side by side (a worker's first request waits
+    // for all three).
+    const opening = [
+      options.core ?? ready({ wasmUrl: options.wasmUrl }),
+      OutboxStore.open(factory, database, options.IDBKeyRange ?? globalThis.IDBKeyRange),
+      options.keyStore ?? WebCryptoKeyStore.open({ indexedDB: factory }),
+    ];
+    const settled = await Promise.allSettled(opening);
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) {
+      if (settled[1].status === 'fulfilled') settled[1].value.close();
+      if (ownsKeyStore && settled[2].status === 'fulfilled') settled[2].value.close?.();
+      throw failed.reason;
+    }
+    const [core, store, keyStore] = settled.map((result) => result.value);
+    let policy;
+    try {
+      policy = core.retryPolicy(options.retry);
+    } catch (error) {
+      store.close();
+      if (ownsKeyStore) keyStore.close?.();
+      throw error;
+    }
     const outbox = new Outbox({
       name: options.name, database, ordering, policy, header, limits, core, store, keyStore, ownsKeyStore,
       beforeReplay: options.beforeReplay ?? null,

@@ -77,13 +77,15 @@ export function components({ settings, indexedDB, fetchModule, broadcast }) {
   const storage = () => ({ indexedDB: indexedDB(), ...(settings.IDBKeyRange ? { IDBKeyRange: settings.IDBKeyRange } : {}) });
 
   const outboxes = once(async () => {
-    await loadModule();
+    // The module loads while the first outbox opens its databases (Outbox.open waits for the same instance).
+    const module = loadModule();
+    module.catch(() => {});
     const map = new Map();
     for (const spec of settings.outboxes) {
       // The worker re-broadcasts the outbox's events itself (with the queue, never content).
-      const outbox = await component('Outbox').open({
+      const [, outbox] = await Promise.all([module, component('Outbox').open({
         wasmUrl: settings.wasmUrl, broadcast: false, now: settings.now, ...storage(), ...spec.options, name: spec.name,
-      });
+      })]);
       for (const type of OUTBOX_EVENTS) {
         outbox.addEventListener(type, (event) => broadcast({ ...safeDetail(event.detail), type, queue: spec.name }));
       }
