@@ -1,25 +1,16 @@
 // The demo server's API: idempotent notes, switches, subscriptions, persistence across a restart.
-import test, { after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { createDemoServer } from '../../sw-demo/server.js';
 import { CSP } from '../../sw-demo/static.js';
+import { tempFolders } from './helpers.js';
 
 const hasServerHelper = existsSync(new URL('../../js/server.js', import.meta.url));
 
-// Temporary folders are removed once every test of the file has ended, so never under a server that is still
-// writing its file (a test's own after hooks close its servers).
-const folders = [];
-after(() => { for (const dir of folders) rmSync(dir, { recursive: true, force: true }); });
-
-function folder(prefix) {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  folders.push(dir);
-  return dir;
-}
+const folder = tempFolders();
 
 async function start(t, dataFile, options = {}) {
   const file = dataFile ?? join(folder('sealpost-demo-'), 'demo.json');

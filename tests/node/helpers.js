@@ -1,5 +1,8 @@
 // Shared helpers for the node --test suites.
-import { readFileSync } from 'node:fs';
+import { after } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const root = new URL('../../', import.meta.url);
 
@@ -33,5 +36,21 @@ export function prng(seed) {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A maker of temporary folders for one test file (call it at the file's top level): the folders are removed
+ * once every test of the file has ended, so never under a server that is still writing into one (a test's
+ * own after hooks close its servers first).
+ * @returns {(prefix: string) => string}
+ */
+export function tempFolders() {
+  const folders = [];
+  after(() => { for (const dir of folders) rmSync(dir, { recursive: true, force: true }); });
+  return (prefix) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    folders.push(dir);
+    return dir;
   };
 }

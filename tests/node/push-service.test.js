@@ -2,27 +2,20 @@
 // `ws` client speaks Firefox's side of the WebSocket protocol (hello, register, unregister, ack, ping) and
 // hand-made HTTPS requests check every refusal of the RFC 8030 side, VAPID (RFC 8292) included; and the demo's
 // --push-service local flag.
-import test, { after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 
 import { startPushService } from '../../sw-demo/push-service.js';
 import { generateVAPIDKeys, sendSealedPush } from '../../js/server.js';
+import { tempFolders } from './helpers.js';
 
-// Temporary folders go once every test of the file has ended: never under a service or server still writing.
-const folders = [];
-after(() => { for (const dir of folders) rmSync(dir, { recursive: true, force: true }); });
-function folder(prefix) {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  folders.push(dir);
-  return dir;
-}
+const folder = tempFolders();
 
 const b64u = (bytes) => Buffer.from(bytes).toString('base64url');
 
