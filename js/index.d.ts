@@ -117,6 +117,11 @@ export interface FlushOptions {
   deadline?: number;
   fetch?: typeof fetch;
   signal?: AbortSignal;
+  /**
+   * The network is known to be back (the browser's `online` event): entries waiting out a backoff after a
+   * network failure or timeout are due now; delays the server asked for (Retry-After, 5xx/429) still hold.
+   */
+  networkBack?: boolean;
 }
 
 export interface FlushResult {

@@ -32,7 +32,11 @@ export class SealpostConnection extends EventTarget {
   /** Calls fn with every sealpost event; returns a function that stops the calls. */
   on(fn: (event: SealpostEvent) => void): () => void;
   request(message: { type: string; [field: string]: unknown }, transfer?: Transferable[]): Promise<unknown>;
-  flush(queue?: string): Promise<FlushSummary>;
+  /**
+   * Asks the worker to send what is due. `networkBack`: the page saw the network come back (its `online`
+   * listener passes it), so entries waiting out a backoff after a network failure are due too.
+   */
+  flush(queue?: string, options?: { networkBack?: boolean }): Promise<FlushSummary>;
   stats(): Promise<WorkerStats>;
   preferences(set?: Partial<Preferences>): Promise<Preferences>;
   pushKey(): Promise<{ publicKey: string; keyId: string }>;

@@ -116,13 +116,20 @@ export class SealpostConnection extends EventTarget {
       () => new SealpostError('timeout', `the service worker did not answer ${message.type} in ${this.timeoutMs} ms`));
   }
 
-  /** Asks the worker to send what is due now (every queue, or one). @returns {Promise<FlushSummary>} */
-  flush(queue) {
-    return this.request(queue === undefined ? { type: 'sealpost:flush' } : { type: 'sealpost:flush', queue });
+  /**
+   * Asks the worker to send what is due now (every queue, or one). `networkBack`: the page saw the network
+   * come back, so entries waiting out a backoff after a network failure are due too (the `online` listener
+   * says so). @returns {Promise<FlushSummary>}
+   */
+  flush(queue, { networkBack = false } = {}) {
+    const message = { type: 'sealpost:flush' };
+    if (queue !== undefined) message.queue = queue;
+    if (networkBack) message.networkBack = true;
+    return this.request(message);
   }
 
   flushQuietly(reason) {
-    this.flush().then(
+    this.flush(undefined, { networkBack: reason === 'online' }).then(
       (summary) => this.deliverEvent({ ...summary, source: 'sealpost', type: 'page-flush', reason }),
       () => {},
     );

@@ -26,14 +26,16 @@ function isTamperOrLoss(error) {
 
 /**
  * The core's plan for a queue's rows: {due: [id], expired: [id], nextAttemptAt}. `tried` holds the
- * attempts this flush made on each id (absent outside a flush).
+ * attempts this flush made on each id (absent outside a flush); `networkBack`: the caller learned that the
+ * network is back, so entries backed off after a network failure are due (src/core/retry.hpp plan_due).
  * @param {import('./outbox.js').Outbox} outbox
  * @param {Array<object>} rows
  * @param {Map<string, number>} [tried]
+ * @param {boolean} [networkBack]
  */
-export function planDue(outbox, rows, tried = new Map()) {
+export function planDue(outbox, rows, tried = new Map(), networkBack = false) {
   return outbox.core.retryPlan({
-    ordering: outbox.ordering, now: outbox.now(), maxAgeMs: outbox.policy.maxAgeMs,
+    ordering: outbox.ordering, now: outbox.now(), maxAgeMs: outbox.policy.maxAgeMs, networkBack,
     tried: Object.fromEntries(tried),
     entries: rows.map((row) => ({
       id: row.id, seq: row.seq, group: row.group, state: row.state, nextAttemptAt: row.nextAttemptAt,
@@ -62,11 +64,14 @@ async function discardBody(response) {
 export class Drain {
   /**
    * @param {import('./outbox.js').Outbox} outbox
-   * @param {{deadline: number, fetch: typeof fetch, signal?: AbortSignal, leased: boolean}} options
-   *   leased: the drainer holds the IndexedDB lease (no Web Locks) and must keep extending it
+   * @param {{deadline: number, fetch: typeof fetch, signal?: AbortSignal, leased: boolean,
+   *   networkBack?: boolean}} options
+   *   leased: the drainer holds the IndexedDB lease (no Web Locks) and must keep extending it;
+   *   networkBack: see planDue (each entry is still tried once per flush)
    */
-  constructor(outbox, { deadline, fetch, signal, leased }) {
+  constructor(outbox, { deadline, fetch, signal, leased, networkBack = false }) {
     this.outbox = outbox;
+    this.networkBack = networkBack;
     this.deadline = deadline;
     this.fetch = fetch;
     this.signal = signal;
@@ -88,7 +93,7 @@ export class Drain {
         removal = await this.settle(removal, tally);
         const rows = outbox.withVoidLeases(await outbox.store.entries(outbox.name));
         const byId = new Map(rows.map((row) => [row.id, row]));
-        const plan = planDue(outbox, rows, tried);
+        const plan = planDue(outbox, rows, tried, this.networkBack);
         for (const id of plan.expired) {
           if (await outbox.markDead(byId.get(id), 'expired')) tally.dead += 1;
         }

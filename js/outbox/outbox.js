@@ -373,8 +373,10 @@ export class Outbox extends EventTarget {
   /**
    * Sends what is due now, in order, and returns; never sleeps. No attempt starts at or after `deadline`
    * (outbox clock; default now() + 150 s). `fetch` defaults to the one given to open, then globalThis.fetch.
-   * `signal` stops the flush (an attempt in progress is aborted and counts).
-   * @param {{deadline?: number, fetch?: typeof fetch, signal?: AbortSignal}} [options]
+   * `signal` stops the flush (an attempt in progress is aborted and counts). `networkBack`: the caller
+   * knows the network is back (the browser's `online` event): entries waiting out a backoff after a network
+   * failure or timeout are due now; delays the server asked for still hold.
+   * @param {{deadline?: number, fetch?: typeof fetch, signal?: AbortSignal, networkBack?: boolean}} [options]
    * @returns {Promise<FlushResult>}
    */
   async flush(options = {}) {
@@ -394,7 +396,8 @@ export class Outbox extends EventTarget {
     const deadline = options.deadline ?? this.now() + DEFAULT_FLUSH_BUDGET_MS;
     const fetchFn = options.fetch ?? this.fetch ?? globalThis.fetch;
     if (typeof fetchFn !== 'function') throw new SealpostError('invalid-argument', 'flush needs a fetch function');
-    const drain = (leased) => new Drain(this, { deadline, fetch: fetchFn, signal: options.signal, leased }).run();
+    const drain = (leased) => new Drain(this, { deadline, fetch: fetchFn, signal: options.signal, leased,
+      networkBack: options.networkBack === true }).run();
     if (this.locks && typeof this.locks.request === 'function') {
       return this.locks.request(`sealpost:${this.database}:${this.name}`, { ifAvailable: true },
         (lock) => (lock ? drain(false) : this.summary({ sent: 0, retrying: 0, dead: 0 }, true)));

@@ -86,7 +86,8 @@ export class Messages {
   async answer(message) {
     switch (message.type) {
       case 'sealpost:flush':
-        return this.wakeups.flushAll('message', this.settings.messageBudgetMs, message.queue);
+        return this.wakeups.flushAll('message', this.settings.messageBudgetMs, message.queue,
+          { networkBack: message.networkBack === true });
       case 'sealpost:stats':
         return this.stats();
       case 'sealpost:push-key':

@@ -139,14 +139,14 @@ export class Wakeups {
    * @param {object} [known]  the summary this flush would give, known without the outbox (start of life)
    * @private
    */
-  flushQueue(name, deadline, known) {
+  flushQueue(name, deadline, known, networkBack = false) {
     let running = this.flushing.get(name);
     if (running) return { running, joined: true };
     if (known) return { running: Promise.resolve(known), joined: false };
     running = (async () => {
       const outbox = (await this.outboxes()).get(name);
       if (!outbox) throw new SealpostError('invalid-argument', `no outbox is named ${name}`);
-      return outbox.flush({ deadline });
+      return outbox.flush({ deadline, networkBack });
     })().finally(() => this.flushing.delete(name));
     this.flushing.set(name, running);
     return { running, joined: false };
@@ -156,9 +156,10 @@ export class Wakeups {
    * A flush of every (or one) queue, counted as one wake-up of `source` unless `continuing`.
    * @returns {Promise<{sent: number, retrying: number, dead: number, remaining: number,
    *   nextAttemptAt: number|null, throttled?: boolean, nextSlotAt?: number, queues: Record<string, object>}>}
-   *   `known`: per queue, the summary its flush would give (see quietUntil), used instead of flushing it
+   *   `known`: per queue, the summary its flush would give (see quietUntil), used instead of flushing it;
+   *   `networkBack`: a page saw the network come back (Outbox.flush's option of that name)
    */
-  async flushAll(source, budgetMs, queue, { continuing = false, known = null } = {}) {
+  async flushAll(source, budgetMs, queue, { continuing = false, known = null, networkBack = false } = {}) {
     const names = queueNames(this.settings, queue);
     const total = emptySummary();
     if (names.length === 0) return total;
@@ -174,7 +175,7 @@ export class Wakeups {
     // that started it, so one run's totals are broadcast once however many wake-ups joined it.
     const own = emptySummary();
     for (const name of names) {
-      const { running, joined } = this.flushQueue(name, deadline, known?.get(name));
+      const { running, joined } = this.flushQueue(name, deadline, known?.get(name), networkBack);
       const summary = await running;
       addSummary(total, name, summary);
       if (!joined) addSummary(own, name, summary);

@@ -228,7 +228,10 @@ bool may_try(std::int64_t tried, std::string_view last_error) {
   return tried <= 0 || (tried == 1 && refused(last_error));
 }
 
-DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms) {
+bool network_failure(std::string_view code) { return code == "network" || code == "timeout"; }
+
+DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms,
+                 bool network_back) {
   std::stable_sort(entries.begin(), entries.end(),
                    [](const EntryState& a, const EntryState& b) { return a.seq < b.seq; });
   DuePlan plan;
@@ -251,7 +254,8 @@ DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_
       continue;
     }
     const bool inflight = entry.state == EntryState::State::inflight;  // and its lease has expired
-    if (!inflight && entry.next_attempt_at > now) {
+    const bool backed_off = entry.next_attempt_at > now && !(network_back && network_failure(entry.last_error));
+    if (!inflight && backed_off) {
       later(entry.next_attempt_at);
       group_blocked = true;
       continue;

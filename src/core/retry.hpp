@@ -143,12 +143,21 @@ struct DuePlan {
 // tried again in this flush) holds back every later entry of its group, which neither is due nor counts
 // for next_attempt_at. independent: each entry on its own.
 //
+// network_back: the caller learned that the network is back (a page's `online` event). A pending entry
+// whose last attempt failed at the network ("network" or "timeout") is then due by the clock whatever its
+// next_attempt_at: its backoff only spaced out attempts while the network was down. Delays the server
+// asked for (Retry-After, a 5xx or 429 backoff) still hold.
+//
 // The caller sends a group's due run in order. After an attempt that is not sent (retry, or another
 // drainer changed the entry) it must not send the rest of that group from the same plan: it plans again
 // (with `tried` counting the attempt), and the failed entry, now pending with a later next_attempt_at or
 // already tried in this flush, holds its group back itself. Dead entries hold nothing back. A sent entry
 // whose removal has not been written yet is still inflight with a live lease and holds its group back:
 // write the removal (or leave the entry out) before planning again.
-DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms);
+DuePlan plan_due(std::vector<EntryState> entries, Ordering ordering, std::int64_t now, std::int64_t max_age_ms,
+                 bool network_back = false);
+
+// A last error that says the attempt never got an answer from the network: "network" or "timeout".
+bool network_failure(std::string_view code);
 
 }  // namespace sealpost::retry

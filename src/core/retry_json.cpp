@@ -189,8 +189,9 @@ Status plan(ByteView in, std::string& out) {
   std::int64_t now = 0;
   std::int64_t max_age_ms = 0;
   std::string ordering_name;
+  bool network_back = false;
   if (!required_time(input, "now", now) || !required_whole(input, "maxAgeMs", 1, kMaxSafeInteger, max_age_ms) ||
-      !required_string(input, "ordering", ordering_name)) {
+      !required_string(input, "ordering", ordering_name) || !optional_bool(input, "networkBack", network_back)) {
     return Status::invalid_argument;
   }
   retry::Ordering ordering = retry::Ordering::fifo;
@@ -241,7 +242,7 @@ Status plan(ByteView in, std::string& out) {
   std::sort(ids.begin(), ids.end());
   if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) return Status::invalid_argument;
 
-  const retry::DuePlan due = retry::plan_due(std::move(entries), ordering, now, max_age_ms);
+  const retry::DuePlan due = retry::plan_due(std::move(entries), ordering, now, max_age_ms, network_back);
   json result{{"due", due.due}, {"expired", due.expired}, {"nextAttemptAt", nullptr}};
   if (due.next_attempt_at) result["nextAttemptAt"] = *due.next_attempt_at;
   out = dump(result);

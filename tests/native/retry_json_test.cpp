@@ -280,6 +280,21 @@ TEST(RetryJsonPlan, OptionalFieldsAndFloats) {
   EXPECT_EQ(plan_ok(with(plan_input(), {"maxAgeMs"}, "1e3")), plan_ok(plan_input().dump()));
 }
 
+TEST(RetryJsonPlan, NetworkBack) {
+  json in = plan_input();
+  in["entries"][2]["state"] = "pending";  // b1: backed off after a network failure, until 500
+  in["entries"][2]["nextAttemptAt"] = 500;
+  in["entries"][2]["lastError"] = "network";
+  EXPECT_EQ(plan_ok(in.dump())["due"], parse(R"(["a1","a2"])"));
+  in["networkBack"] = true;
+  EXPECT_EQ(plan_ok(in.dump())["due"], parse(R"(["a1","a2","b1","b2"])"));
+  in["networkBack"] = false;
+  EXPECT_EQ(plan_ok(in.dump())["due"], parse(R"(["a1","a2"])"));
+  std::string out;
+  in["networkBack"] = 1;
+  EXPECT_EQ(plan(in.dump(), out), Status::invalid_argument);
+}
+
 // tried and lastError: once per flush, plus the refreshed attempt after a 401/403.
 TEST(RetryJsonPlan, TriedInThisFlush) {
   json in = plan_input();

@@ -496,5 +496,32 @@ TEST(RetryPlanTried, ReplanningDrainMatchesTheFormerJsDrain) {
   }
 }
 
+// The network is back (a page's `online` event): a backoff that followed a network failure no longer holds.
+TEST(RetryPlanNetworkBack, NetworkFailuresAreDueAtOnceServerDelaysStillHold) {
+  const std::vector<retry::EntryState> entries = {
+      tried_entry("a1", 1, "a", 0, "network", 5000), tried_entry("a2", 2, "a", 0, "", 0),
+      tried_entry("b1", 3, "b", 0, "timeout", 9000),
+      tried_entry("c1", 4, "c", 0, "http-503", 7000),  // the server asked for the delay
+      tried_entry("d1", 5, "d", 1, "network", 6000),   // tried in this flush already: not again
+  };
+  const retry::DuePlan before = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000);
+  EXPECT_TRUE(before.due.empty());
+  EXPECT_EQ(before.next_attempt_at, 5000);
+  const retry::DuePlan back = retry::plan_due(entries, retry::Ordering::fifo, 100, 1000000, true);
+  EXPECT_EQ(back.due, (std::vector<std::string>{"a1", "a2", "b1"}));
+  EXPECT_EQ(back.next_attempt_at, 6000);
+  // Leases and maxAge still come first.
+  std::vector<retry::EntryState> leased = {tried_entry("a1", 1, "a", 0, "network", 5000)};
+  leased[0].state = retry::EntryState::State::inflight;
+  leased[0].lease_until = 200;
+  EXPECT_TRUE(retry::plan_due(leased, retry::Ordering::fifo, 100, 1000000, true).due.empty());
+  EXPECT_EQ(retry::plan_due({tried_entry("a1", 1, "a", 0, "network", 5000)}, retry::Ordering::fifo, 2000000, 1000, true).expired,
+            (std::vector<std::string>{"a1"}));
+  EXPECT_TRUE(retry::network_failure("network"));
+  EXPECT_TRUE(retry::network_failure("timeout"));
+  EXPECT_FALSE(retry::network_failure("http-503"));
+  EXPECT_FALSE(retry::network_failure(""));
+}
+
 }  // namespace
 }  // namespace sealpost

@@ -282,6 +282,26 @@ test('a request that exceeds requestTimeoutMs is aborted and retried as timeout'
   assert.ok(server.accepted.has(id));
 });
 
+test('flush({networkBack}): entries backed off after a network failure are due at once; server-set delays still hold', async (t) => {
+  // Group a: its first attempt's connection drops. Group b: the server answers 503 with Retry-After: 600.
+  const server = await startServer((req, n) => (n === 0 ? 'drop' : n === 1 ? { status: 503, retryAfter: 600 } : 'ok'));
+  t.after(() => server.close());
+  const { outbox, clock } = await openOutbox({ retry: { jitter: 'none', baseDelayMs: 60000 } });
+  t.after(() => outbox.close());
+  const a = await outbox.enqueue({ url: `${server.url}/a`, method: 'POST', body: 'a' }, { group: 'a' });
+  const b = await outbox.enqueue({ url: `${server.url}/b`, method: 'POST', body: 'b' }, { group: 'b' });
+  const first = await outbox.flush();
+  assert.deepEqual([first.sent, first.retrying], [0, 2]);
+  clock.t += 1000;
+  const plain = await outbox.flush();
+  assert.deepEqual([plain.sent, plain.retrying, plain.remaining], [0, 0, 2], 'a plain flush waits out both delays');
+  const back = await outbox.flush({ networkBack: true });
+  assert.deepEqual([back.sent, back.remaining], [1, 1], 'the network failure is due, the server\'s Retry-After is not');
+  assert.ok(server.accepted.has(a.id));
+  assert.ok(!server.accepted.has(b.id));
+  assert.equal((await outbox.list())[0].lastError, 'http-503');
+});
+
 test('maxEntries and maxBytes reject only the new entry with quota', async (t) => {
   const { outbox } = await openOutbox({ maxEntries: 2, maxBytes: 100000 });
   t.after(() => outbox.close());
