@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/sodium_init.hpp"
 
@@ -12,10 +13,16 @@ namespace {
 
 constexpr std::string_view kContext = "sealpost/outbox/v1";
 
-void append_name(Bytes& ad, std::string_view name) {
-  ad.push_back(static_cast<std::uint8_t>(name.size() >> 8));
-  ad.push_back(static_cast<std::uint8_t>(name.size() & 0xff));
-  ad.insert(ad.end(), name.begin(), name.end());
+// Copies `bytes` to `at` and returns the end of the copy.
+std::uint8_t* put(std::uint8_t* at, const void* bytes, std::size_t size) {
+  if (size > 0) std::memcpy(at, bytes, size);
+  return at + size;
+}
+
+std::uint8_t* put_name(std::uint8_t* at, std::string_view name) {
+  const std::uint8_t length[2] = {static_cast<std::uint8_t>(name.size() >> 8),
+                                  static_cast<std::uint8_t>(name.size() & 0xff)};
+  return put(put(at, length, 2), name.data(), name.size());
 }
 
 bool place_fits(const Place& place) {
@@ -23,15 +30,16 @@ bool place_fits(const Place& place) {
          place.entry_id.size() <= kMaxNameBytes;
 }
 
+// Sized once and filled with memcpy. Built with push_back and insert, it cost about an eighth of a 256-byte
+// record seal in the -Oz module (profiled): std::vector's per-byte code, not inlined at -Oz.
 Bytes associated_data(const Place& place, ByteView header) {
-  Bytes ad;
-  ad.reserve(kContext.size() + 6 + place.database.size() + place.queue.size() + place.entry_id.size() +
-             header.size());
-  ad.insert(ad.end(), kContext.begin(), kContext.end());
-  append_name(ad, place.database);
-  append_name(ad, place.queue);
-  append_name(ad, place.entry_id);
-  ad.insert(ad.end(), header.begin(), header.end());
+  Bytes ad(kContext.size() + 6 + place.database.size() + place.queue.size() + place.entry_id.size() +
+           header.size());
+  std::uint8_t* at = put(ad.data(), kContext.data(), kContext.size());
+  at = put_name(at, place.database);
+  at = put_name(at, place.queue);
+  at = put_name(at, place.entry_id);
+  put(at, header.data(), header.size());
   return ad;
 }
 
