@@ -19,6 +19,7 @@ export const KeyKind = Object.freeze({ symmetric: 1, box: 2, sign: 3 });
 
 const KEY_ID_BYTES = 8;
 const RECORD_OVERHEAD = 49;
+const RECORD_HEADER = 33; // version, key id, nonce (src/core/record.hpp)
 const RANDOM_CHUNK = 65536; // crypto.getRandomValues' per-call limit
 const RANDOM_POOL = 4096;
 const RANDOM_POOL_SMALL = 64;
@@ -223,10 +224,15 @@ export class WasmCore {
     return this.call((f, x) => {
       const capacity = bytes.length + RECORD_OVERHEAD;
       const placeArgs = f.putPlace(place);
-      const input = f.put(bytes, true);
-      const out = f.alloc(capacity);
+      // Sealed in place: the plaintext is copied to where its ciphertext goes (after the header) and the
+      // call overwrites it, so there is one buffer, not an input to zero and an output. It counts as
+      // secret (zeroed on release) until the seal has succeeded.
+      const out = f.alloc(capacity, true);
+      const input = out + RECORD_HEADER;
+      this.heap().set(bytes, input);
       const outLen = f.alloc(4);
       check(x.sp_record_seal(handle, ...placeArgs, input, bytes.length, out, capacity, outLen), 'recordSeal');
+      f.declassify(out);
       return f.read(out, f.u32(outLen));
     });
   }

@@ -76,8 +76,19 @@ export class Frame {
     return new DataView(this.core.memory.buffer).getUint32(pointer, true);
   }
 
+  /**
+   * A copy of `length` bytes at `pointer`. Made with set() into a fresh array rather than slice(): on Node 20
+   * slice() of a view of Wasm memory measured several times slower for large outputs (1 MiB).
+   */
   read(pointer, length) {
-    return this.core.heap().slice(pointer, pointer + length);
+    const bytes = new Uint8Array(length);
+    bytes.set(new Uint8Array(this.core.memory.buffer, pointer, length));
+    return bytes;
+  }
+
+  /** Marks an allocation as holding no secret any more (a plaintext sealed in place): release() only frees it. */
+  declassify(pointer) {
+    for (const allocation of this.allocations) if (allocation[0] === pointer) allocation[2] = false;
   }
 
   release() {

@@ -25,13 +25,15 @@ std::size_t key_size(KeyKind kind) {
 bool valid_kind(int kind) { return kind >= 1 && kind <= 3; }
 
 int Keyring::put(KeyKind kind, SecretBytes bytes) {
+  // The public half of a box or sign key follows its 32-byte secret key or seed.
+  const KeyId id = kind == KeyKind::symmetric ? secret_key_id(bytes.view()) : public_key_id(bytes.view().subspan(32, 32));
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     if (!slots_[i].used) {
-      slots_[i] = Slot{kind, std::move(bytes), true};
+      slots_[i] = Slot{kind, std::move(bytes), id, true};
       return static_cast<int>(i + 1);
     }
   }
-  slots_.push_back(Slot{kind, std::move(bytes), true});
+  slots_.push_back(Slot{kind, std::move(bytes), id, true});
   return static_cast<int>(slots_.size());
 }
 
@@ -123,7 +125,7 @@ ByteView Keyring::public_key(int handle) const {
 Status Keyring::key_id(int handle, KeyId& id) const {
   const Slot* s = slot(handle);
   if (s == nullptr) return Status::unknown_key;
-  id = s->kind == KeyKind::symmetric ? secret_key_id(s->bytes.view()) : public_key_id(public_key(handle));
+  id = s->id;
   return Status::ok;
 }
 

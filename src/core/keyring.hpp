@@ -35,7 +35,8 @@ class Keyring {
   bool contains(int handle) const;
   // The public half of a box or sign key; empty for a symmetric key.
   ByteView public_key(int handle) const;
-  // Key id: public_key_id of the public half (box, sign) or secret_key_id (symmetric).
+  // Key id: public_key_id of the public half (box, sign) or secret_key_id (symmetric), computed once when
+  // the key is added (it names the key and reveals nothing of it, so it is kept as it is).
   Status key_id(int handle, KeyId& id) const;
   // Zeroes and forgets the key. Returns false if the handle was not in use.
   bool release(int handle);
@@ -45,6 +46,7 @@ class Keyring {
   struct Slot {
     KeyKind kind = KeyKind::symmetric;
     SecretBytes bytes;
+    KeyId id{};
     bool used = false;
   };
   int put(KeyKind kind, SecretBytes bytes);

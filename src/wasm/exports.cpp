@@ -122,8 +122,16 @@ int sp_record_seal(int handle, const char* db, std::size_t db_len, const char* q
   const std::size_t needed = sealpost::record::sealed_size(plaintext_len);
   *out_len = needed;
   if (cap < needed || out == nullptr) return status(Status::buffer_too_small);
+  // The plaintext may be sealed in place, at out + kHeaderBytes exactly (js/wasm/core.js does this: the
+  // ciphertext overwrites it); any other overlap of the two would corrupt the record and is refused.
+  const auto p = reinterpret_cast<std::uintptr_t>(plaintext), o = reinterpret_cast<std::uintptr_t>(out);
+  if (plaintext_len > 0 && p != o + sealpost::record::kHeaderBytes && p < o + needed && o < p + plaintext_len) {
+    return status(Status::invalid_argument);
+  }
+  sealpost::KeyId id{};
+  keyring().key_id(handle, id);
   const sealpost::record::Place place{text(db, db_len), text(queue, queue_len), text(entry_id, entry_id_len)};
-  return status(sealpost::record::seal_random_nonce(key->view(), place, view(plaintext, plaintext_len),
+  return status(sealpost::record::seal_random_nonce(key->view(), id, place, view(plaintext, plaintext_len),
                                                     MutableByteView(out, needed)));
 }
 
@@ -141,8 +149,11 @@ int sp_record_open(int handle, const char* db, std::size_t db_len, const char* q
   const std::size_t needed = sealed_len - sealpost::record::kOverhead;
   *out_len = needed;
   if (cap < needed || (out == nullptr && needed > 0)) return status(Status::buffer_too_small);
+  sealpost::KeyId id{};
+  keyring().key_id(handle, id);
   const sealpost::record::Place place{text(db, db_len), text(queue, queue_len), text(entry_id, entry_id_len)};
-  return status(sealpost::record::open(key->view(), place, view(sealed, sealed_len), MutableByteView(out, needed)));
+  return status(
+      sealpost::record::open(key->view(), id, place, view(sealed, sealed_len), MutableByteView(out, needed)));
 }
 
 // The key id a sealed record names (8 bytes), so JS can pick the key for a record after a rotation.
