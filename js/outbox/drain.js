@@ -15,6 +15,11 @@ export const LEASE_MARGIN_MS = 5000;
  * (once, or twice for a 401/403 refresh), so the loop ends on its own; this only bounds a broken store.
  */
 const MAX_ROUNDS = 4096;
+/**
+ * Entries up to this size (record and body chunks, sealed) are read and opened ahead, while the attempt
+ * before them is in flight; a larger one is opened after its lease, as its plaintext may be large.
+ */
+const AHEAD_MAX_BYTES = 65536;
 /** Response bytes read to let the connection be reused; a longer body is cancelled instead. */
 const DISCARD_LIMIT = 65536;
 
@@ -98,7 +103,7 @@ export class Drain {
           if (await outbox.markDead(byId.get(id), 'expired')) tally.dead += 1;
         }
         if (plan.due.length === 0) break;
-        for (const id of plan.due) {
+        for (const [index, id] of plan.due.entries()) {
           if (this.stopped()) break;
           if (this.leased && !(await outbox.holdDrainer())) { // another drainer took over
             removal = await this.settle(removal, tally);
@@ -107,8 +112,11 @@ export class Drain {
           tried.set(id, (tried.get(id) ?? 0) + 1);
           const claim = await this.claim(byId.get(id), removal, tally);
           removal = null;
+          // Read (readonly) and opened while this attempt is in flight: the entry this round tries next.
+          this.upcoming = byId.get(plan.due[index + 1]) ?? null;
           let result;
-          ({ result, removal } = claim.row ? await this.send(claim.row, claim.record) : { result: 'skipped', removal });
+          ({ result, removal } = claim.row ? await this.send(claim.row, claim.record, claim.request)
+            : { result: 'skipped', removal });
           if (result === 'sent') tally.sent += 1;
           else if (result === 'dead') tally.dead += 1;
           else if (result === 'retry') tally.retrying += 1;
@@ -119,6 +127,8 @@ export class Drain {
       }
       removal = await this.settle(removal, tally);
     } finally {
+      this.upcoming = null;
+      this.ahead = null;
       // After an error as well: the entry the server acknowledged last is still removed.
       await this.settle(removal, tally).catch(() => {});
     }
@@ -131,10 +141,14 @@ export class Drain {
 
   /**
    * Leases an entry (attempts + 1) and reads its record; the previous entry's removal, if one is waiting,
-   * commits in the same transaction. → {row, record}, row null when another drainer changed it first.
+   * commits in the same transaction. → {row, record, request}, row null when another drainer changed it
+   * first. `request` is the entry opened ahead (readAhead()) when its record is still the one stored; the
+   * record is then not read again.
    */
   async claim(row, removal, tally) {
     const { outbox } = this;
+    const ahead = this.ahead?.id === row.id ? await this.ahead.opened : null;
+    this.ahead = null;
     const leaseMs = outbox.policy.requestTimeoutMs + LEASE_MARGIN_MS;
     // A lease of this outbox's whose attempt ended without its outcome written (see withVoidLeases) is
     // taken again while it is unchanged: still inflight, with the attempts of that lease.
@@ -142,10 +156,27 @@ export class Drain {
     const claim = await outbox.store.claim(row.id, (current) => {
       if (current.state !== state || current.attempts !== row.attempts) return null;
       return { ...current, state: 'inflight', attempts: current.attempts + 1, leaseUntil: outbox.now() + leaseMs };
-    }, removal);
+    }, removal, ahead ? (next) => next.keyId === ahead.keyId : null);
     if (removal) this.removalDone(removal, claim.removed, tally);
     if (claim.row) outbox.voidLeases.delete(row.id);
-    return claim;
+    return claim.known ? { ...claim, request: ahead.request } : claim;
+  }
+
+  /**
+   * Reads the entry planned next (its row and record, readonly: no lease, no attempt counted) and opens it,
+   * while the attempt before it is in flight; claim() uses it if the entry is leased next and its record has
+   * not been replaced meanwhile (key rotation). Any failure here leaves it to the usual path after the lease.
+   */
+  readAhead() {
+    const row = this.upcoming;
+    this.upcoming = null;
+    if (!row || row.size > AHEAD_MAX_BYTES) return;
+    const { outbox } = this;
+    const opened = outbox.store.peek(row.id).then(async ({ row: current, record }) => {
+      if (!current || !(record instanceof Uint8Array)) return null;
+      return { keyId: current.keyId, request: await outbox.codec.replay(current, record, outbox.header) };
+    }).catch(() => null);
+    this.ahead = { id: row.id, opened };
   }
 
   /** Deletes the entry of the last successful replay, if its removal is still waiting. Returns null. */
@@ -176,9 +207,9 @@ export class Drain {
    * → {result: 'sent' | 'retry' | 'dead' | 'skipped', removal}: `removal` is the deletion a sent entry
    * still needs (written with the next claim, or by settle()).
    */
-  async send(claimed, record) {
+  async send(claimed, record, opened) {
     try {
-      return await this.attempt(claimed, record);
+      return await this.attempt(claimed, record, opened);
     } catch (error) {
       // The outcome could not be written (IndexedDB full): the entry stays inflight under this lease, which
       // this outbox may take again at once instead of waiting for it to expire.
@@ -188,15 +219,17 @@ export class Drain {
   }
 
   /** send() without its handling of a write IndexedDB refused. */
-  async attempt(claimed, record) {
+  async attempt(claimed, record, opened) {
     const { outbox } = this;
     const fenced = (current) => current.attempts === claimed.attempts && current.state === 'inflight';
-    let request;
-    try {
-      request = await outbox.codec.replay(claimed, record, outbox.header);
-    } catch (error) {
-      if (!isTamperOrLoss(error)) throw error;
-      return { result: (await outbox.markDead(claimed, error.code, fenced)) ? 'dead' : 'skipped', removal: null };
+    let request = opened; // opened ahead (readAhead()), or now
+    if (!request) {
+      try {
+        request = await outbox.codec.replay(claimed, record, outbox.header);
+      } catch (error) {
+        if (!isTamperOrLoss(error)) throw error;
+        return { result: (await outbox.markDead(claimed, error.code, fenced)) ? 'dead' : 'skipped', removal: null };
+      }
     }
     if (outbox.beforeReplay) {
       try {
@@ -220,7 +253,10 @@ export class Drain {
     return new Request(next, { headers });
   }
 
-  /** Sends the request within requestTimeoutMs → the outcome the core decides on. */
+  /**
+   * Sends the request within requestTimeoutMs → the outcome the core decides on. The next entry is read
+   * and opened meanwhile (readAhead()).
+   */
   async fetchOutcome(request) {
     const { signal } = this;
     const controller = new AbortController();
@@ -234,7 +270,9 @@ export class Drain {
     if (signal?.aborted) controller.abort(signal.reason);
     try {
       const send = this.fetch; // called unbound: browsers refuse fetch with a `this` that is not a global
-      const response = await send(request, { signal: controller.signal });
+      const answer = send(request, { signal: controller.signal });
+      this.readAhead(); // storage and Wasm work for the next entry, while this request is on the wire
+      const response = await answer;
       const outcome = { kind: 'response', status: response.status, retryAfter: response.headers.get('retry-after') ?? '' };
       await discardBody(response);
       return outcome;

@@ -244,21 +244,35 @@ export class OutboxStore {
    * Leases an entry for an attempt: like update(), and reads its sealed record in the same transaction.
    * `removal` ({id, expect}), when given, is the previous replay's entry, deleted in the same transaction
    * as remove() would (one commit instead of two per replayed entry). Resolves with {row: the new row or
-   * null, record, removed}.
+   * null, record, removed, known}: with `known(row)` true for the new row, the record is not read
+   * (`record` undefined, `known` true): the caller holds it already.
    * @param {string} id
    * @param {(row: object) => object | null} change
    * @param {{id: string, expect: (row: object) => boolean} | null} [removal]
+   * @param {((row: object) => boolean) | null} [known]
    */
-  claim(id, change, removal = null) {
+  claim(id, change, removal = null, known = null) {
     return transaction(this.db, removal ? ALL : ['entries', 'records'], 'readwrite', async (tx) => {
       const removed = removal ? await this.removeIn(tx, removal.id, removal.expect) : false;
       const store = tx.objectStore('entries');
       const row = await request(store.get(id));
       const next = row ? change(row) : null;
-      if (!next) return { row: null, record: undefined, removed };
+      if (!next) return { row: null, record: undefined, removed, known: false };
       store.put(next);
-      return { row: next, record: await request(tx.objectStore('records').get(id)), removed };
+      // The caller read the record ahead (peek()): still the one stored while the row's keyId is unchanged,
+      // since a rotation replaces the record and the keyId together (replaceSealed()).
+      if (known && known(next)) return { row: next, record: undefined, removed, known: true };
+      return { row: next, record: await request(tx.objectStore('records').get(id)), removed, known: false };
     }, RELAXED);
+  }
+
+  /** An entry's row and sealed record, read together (readonly) → {row, record}, both undefined when gone. */
+  peek(id) {
+    return transaction(this.db, ['entries', 'records'], 'readonly', async (tx) => {
+      const [row, record] = await Promise.all([request(tx.objectStore('entries').get(id)),
+        request(tx.objectStore('records').get(id))]);
+      return { row, record };
+    });
   }
 
   /**
