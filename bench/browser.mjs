@@ -6,9 +6,10 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-import { securityHeaders, serveStatic } from '../sw-demo/static.js';
+import { securityHeaders } from '../sw-demo/static.js';
 import { launch } from '../tests/browser/browser.js';
 import { median } from './lib/measure.mjs';
+import { listenLoopback, serveAsset, stopAllWorkers } from './lib/browser-server.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const buildDir = `${root}build/bench/`;
@@ -48,31 +49,11 @@ async function benchServer() {
       res.end('{"ok":true}');
       return;
     }
-    if (pathname.endsWith('.wasm')) {
-      // Served cacheable, the way a deployed site serves a static asset (libsodium-wrappers' Wasm sits
-      // inside its JS, which the browser keeps in the worker's script cache whatever the headers say).
-      const writeHead = res.writeHead.bind(res);
-      res.writeHead = (status, headers) => writeHead(status, { ...headers, 'Cache-Control': 'max-age=3600' });
-    }
-    if (await serveStatic(req, res, pathname, mounts)) return;
-    res.writeHead(404, securityHeaders());
-    res.end();
+    // The module is served cacheable; libsodium-wrappers' Wasm sits inside its JS, which the browser keeps
+    // in the worker's script cache whatever the headers say.
+    await serveAsset(req, res, pathname, mounts);
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    received,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
-
-async function stopAllWorkers(cdp, versions) {
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  for (let i = 0; i < 400; i += 1) {
-    if ([...versions.values()].every((status) => status === 'stopped')) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('workers did not stop');
+  return listenLoopback(server, { received });
 }
 
 export async function browserBench({ smoke = false, log = () => {} } = {}) {

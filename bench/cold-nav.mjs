@@ -17,6 +17,7 @@ import { build } from 'esbuild';
 import { securityHeaders, serveStatic } from '../sw-demo/static.js';
 import { launch } from '../tests/browser/browser.js';
 import { median } from './lib/measure.mjs';
+import { listenLoopback, serveAsset, stopAllWorkers } from './lib/browser-server.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const buildDir = `${root}build/bench/nav/`;
@@ -76,30 +77,10 @@ async function navServer() {
       }
       return undefined;
     }
-    if (pathname.endsWith('.wasm')) {
-      // Cacheable, as a deployed site serves a static asset.
-      const writeHead = res.writeHead.bind(res);
-      res.writeHead = (status, headers) => writeHead(status, { ...headers, 'Cache-Control': 'max-age=3600' });
-    }
-    if (await serveStatic(req, res, pathname, mounts)) return undefined;
-    res.writeHead(404, securityHeaders());
-    res.end();
+    await serveAsset(req, res, pathname, mounts);
     return undefined;
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
-
-async function stopAllWorkers(cdp, versions) {
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  for (let i = 0; i < 400; i += 1) {
-    if ([...versions.values()].every((status) => status === 'stopped')) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('workers did not stop');
+  return listenLoopback(server);
 }
 
 /**
