@@ -5,6 +5,7 @@
  *   drain.js    one flush: what is due and what an outcome means are decided in C++ (src/core/retry.hpp)
  *   keys.js     the queue's keys, wrapped at rest in a KeyStore (js/storage/keystore.js)
  *   store.js    the IndexedDB schema, and every read and write
+ *   inspect.js  reading entries for inspectors (list, entry, request, preview, sealedRecord)
  *
  * States: pending → inflight (with a lease) → deleted when the server answered with success, back to
  * pending with nextAttemptAt on a retryable failure, or dead (kept, inspectable, requeue-able).
@@ -15,8 +16,8 @@ import { SealpostError } from '../errors.js';
 import { WebCryptoKeyStore } from '../storage/keystore.js';
 import { ready } from '../wasm/loader.js';
 import { Drain, LEASE_MARGIN_MS, planDue } from './drain.js';
-import { entryInfo } from './entry.js';
 import { hex } from './hex.js';
+import { EntryReader } from './inspect.js';
 import { OutboxKeys } from './keys.js';
 import { RequestCodec, readBody, requestFields, toRequest } from './request.js';
 import { checkOptions } from './options.js';
@@ -138,6 +139,7 @@ export class Outbox extends EventTarget {
     this.keys = new OutboxKeys({ core: this.core, store: this.store, keyStore: this.keyStore,
       database: this.database, queue: this.name });
     this.codec = new RequestCodec({ core: this.core, store: this.store, keys: this.keys, place: this.place });
+    this.reader = new EntryReader({ name: this.name, header: this.header, store: this.store, codec: this.codec });
     this.owner = hex(this.core.randomBytes(16));
     this.closed = false;
     this.channel = null;
@@ -486,15 +488,13 @@ export class Outbox extends EventTarget {
   async list() {
     this.ensureOpen();
     await this.settledAll();
-    return this.describe(await this.rows());
+    return this.reader.describe(await this.rows());
   }
 
   /** One entry as list() describes it, or null when it is not in this queue. */
   async entry(id) {
     this.ensureOpen();
-    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'entry(id) needs an entry id');
-    const row = await this.store.entry(id);
-    return row && row.queue === this.name ? (await this.describe([row]))[0] : null;
+    return this.reader.entry(id);
   }
 
   /**
@@ -505,10 +505,7 @@ export class Outbox extends EventTarget {
    */
   async request(id) {
     this.ensureOpen();
-    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'request(id) needs an entry id');
-    const row = await this.store.entry(id);
-    if (!row || row.queue !== this.name) return null;
-    return this.codec.replay(row, undefined, this.header);
+    return this.reader.request(id);
   }
 
   /**
@@ -520,15 +517,7 @@ export class Outbox extends EventTarget {
    */
   async preview(id, maxBytes = 4096) {
     this.ensureOpen();
-    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'preview(id) needs an entry id');
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-      throw new SealpostError('invalid-argument', 'maxBytes must be a whole number of bytes');
-    }
-    const row = await this.store.entry(id);
-    if (!row || row.queue !== this.name) return null;
-    const { fields, head, size } = await this.codec.openHead(row, maxBytes);
-    return { ...entryInfo(row), method: fields.method, url: fields.url, metadata: fields.metadata, body: head,
-      bodySize: size };
+    return this.reader.preview(id, maxBytes);
   }
 
   /**
@@ -539,33 +528,13 @@ export class Outbox extends EventTarget {
    */
   async sealedRecord(id) {
     this.ensureOpen();
-    if (typeof id !== 'string') throw new SealpostError('invalid-argument', 'sealedRecord(id) needs an entry id');
-    const row = await this.store.entry(id);
-    if (!row || row.queue !== this.name) return null;
-    const record = await this.store.record(id);
-    return record instanceof Uint8Array ? record : null;
+    return this.reader.sealedRecord(id);
   }
 
   /** The dead letters, as list() describes them; `lastError` says why each died. */
   async deadLetters() {
     this.ensureOpen();
-    return this.describe((await this.store.entries(this.name)).filter((row) => row.state === 'dead'));
-  }
-
-  async describe(rows) {
-    const out = [];
-    for (const row of rows) {
-      const item = entryInfo(row);
-      try {
-        const { fields, body } = await this.codec.openRecord(row);
-        body.fill(0);
-        Object.assign(item, { method: fields.method, url: fields.url, metadata: fields.metadata });
-      } catch (error) {
-        item.error = error instanceof SealpostError ? error.code : 'record-tampered';
-      }
-      out.push(item);
-    }
-    return out;
+    return this.reader.describe((await this.store.entries(this.name)).filter((row) => row.state === 'dead'));
   }
 
   /** Puts a dead letter back in the queue, due now, with its attempts reset. Resolves false if not dead. */
