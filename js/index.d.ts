@@ -165,14 +165,12 @@ export declare class Outbox extends EventTarget {
   /**
    * Stores a request its caller sends at once (the fetch route): in flight under a lease of `leaseMs`, or,
    * with fifo ordering and a live entry of its group already queued, pending (and durable) with
-   * `behind: true`. An entry in flight may be written with relaxed durability: release() or persist()
-   * makes it durable before the caller says it is queued.
+   * `behind: true`. An entry in flight may be written with relaxed durability: release() makes it durable
+   * before the caller says it is queued.
    */
   admit(request: Request, options: { group?: string; leaseMs: number }): Promise<{ id: string; behind: boolean; leaseUntil: number }>;
   /** Gives back admit()'s lease after a failed attempt: the entry is pending, due at once, and durable. */
   release(id: string, leaseUntil: number, group?: string): Promise<boolean>;
-  /** Makes an entry admit() stored durable. Resolves false when it is gone. */
-  persist(id: string): Promise<boolean>;
   /** Removes an answered entry admit() stored; until then it does not hold back its group. */
   settle(id: string): Promise<boolean>;
   flush(options?: FlushOptions): Promise<FlushResult>;

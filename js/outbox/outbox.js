@@ -275,15 +275,6 @@ export class Outbox extends EventTarget {
   }
 
   /**
-   * Before the 202 for an entry admit() stored: makes it durable (admit() wrote it with relaxed durability;
-   * release() does this itself).
-   */
-  async persist(id) {
-    this.ensureOpen();
-    return this.store.persist(id);
-  }
-
-  /**
    * Removes an entry admit() stored whose request the server answered (success, or a status the caller
    * passes on). Until the removal commits the entry is not counted as live in its group, so a request of
    * the group admitted meanwhile is not put behind it. Resolves with whether it removed the entry.
