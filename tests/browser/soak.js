@@ -89,6 +89,32 @@ async function outboxRows(page) {
   });
 }
 
+/** The outbox's entry rows (scheduling fields only; times relative to now) and its meta rows. */
+async function outboxEntries(page) {
+  return page.evaluate(async () => {
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open('sealpost-outbox');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const all = (name) => new Promise((resolve, reject) => {
+      const store = db.transaction(name).objectStore(name);
+      const keys = store.getAllKeys();
+      const values = store.getAll();
+      values.onsuccess = () => resolve(values.result.map((v, i) => [keys.result[i], v]));
+      values.onerror = () => reject(values.error);
+    });
+    const now = Date.now();
+    const entries = (await all('entries')).map(([, r]) => ({
+      seq: r.seq, state: r.state, attempts: r.attempts, lastError: r.lastError, group: String(r.group).slice(0, 8),
+      dueInMs: r.nextAttemptAt - now, leaseInMs: r.leaseUntil ? r.leaseUntil - now : 0,
+    }));
+    const meta = (await all('meta')).filter(([k]) => !String(k).startsWith('keys:'));
+    db.close();
+    return { now, entries, meta };
+  });
+}
+
 /**
  * Runs one soak and returns its figures; throws when a note is lost, doubled or out of order, when the
  * outbox is not empty at the end, or when a step does not settle within its deadline (the error names the
@@ -224,6 +250,10 @@ export async function runSoak(options = {}) {
       : { worker });
     await world.open('/t/harness.html');
     await world.attachCdp();
+    world.workerErrors = [];
+    world.cdp.on('ServiceWorker.workerErrorReported', ({ errorMessage }) => {
+      world.workerErrors.push({ at: Date.now() - started, ...errorMessage });
+    });
     await inject(world.context);
     return world;
   }
@@ -251,6 +281,29 @@ export async function runSoak(options = {}) {
       network: recent,
       figures,
     };
+  }
+
+  /** For an outbox that does not drain: its rows, the origin's Web Locks, the worker's errors and versions. */
+  async function drainDump(stats) {
+    const part = async (what, promise) => {
+      try {
+        return await within(what, promise, 5000);
+      } catch (e) {
+        return `(${e.message})`;
+      }
+    };
+    const report = {
+      seed, stats, figures, runSeconds: (Date.now() - started) / 1000,
+      rows: await part('the outbox\'s rows', outboxEntries(world.page)),
+      locks: await part('the origin\'s locks', world.page.evaluate(() => navigator.locks.query())),
+      workerErrors: world.workerErrors,
+      workerVersions: world.versions ?? null,
+      pageEvents: await part('the page\'s events', world.page.evaluate(() => window.events.slice(-60))),
+    };
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    const file = join(OUTPUT_DIR, `soak-${seed}-drain.json`);
+    writeFileSync(file, `${JSON.stringify(report, null, 1)}\n`);
+    return file;
   }
 
   let world = await within('opening the browser', openWorld(null));
@@ -355,8 +408,9 @@ export async function runSoak(options = {}) {
       if (q.dead > 0) throw new Error(`soak (seed ${seed}): dead letters: ${JSON.stringify(q)}; ${JSON.stringify(figures)}`);
       if (Date.now() > drainEnd || Date.now() > runEnd) {
         const flushes = (await inRun('the page\'s events', world.events())).filter((e) => e.type === 'flushed' || e.type === 'throttled').slice(-12);
+        const file = await drainDump(stats);
         throw new Error(`soak (seed ${seed}): the outbox did not drain within ${drainMs} ms; stats ${JSON.stringify(stats)}; `
-          + `last flushes ${JSON.stringify(flushes)}; ${JSON.stringify(figures)}`);
+          + `last flushes ${JSON.stringify(flushes)}; what the outbox, the worker and the locks showed: ${file}; ${JSON.stringify(figures)}`);
       }
       if (checks % 10 === 0) await inRun('a sync event', world.dispatchSync('sealpost:notes')).catch(() => {});
       await sleep(1000);
