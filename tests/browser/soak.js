@@ -154,6 +154,7 @@ export async function runSoak(options = {}) {
   const figures = {
     notes, groups, requests: 0, faults: { 503: 0, 429: 0, dropped: 0, answerLost: 0 }, duplicates: 0,
     pageRetries: 0, aimedKills: 0, aimedRetries: 0, offlineWindows: 0, kills: 0, relaunches: 0, wallSeconds: 0, seed,
+    emulationRepeats: 0,
   };
 
   /** What the harness is doing now, and the last things the network saw (for the dump of a hang). */
@@ -296,6 +297,9 @@ export async function runSoak(options = {}) {
       seed, stats, figures, runSeconds: (Date.now() - started) / 1000,
       rows: await part('the outbox\'s rows', outboxEntries(world.page)),
       locks: await part('the origin\'s locks', world.page.evaluate(() => navigator.locks.query())),
+      workerOnline: await part('the worker\'s navigator.onLine', world.workerOnline()),
+      workerFetch: await part('a fetch from the worker', world.context.serviceWorkers().at(-1)?.evaluate(
+        () => fetch('/api/notes').then((r) => r.status, (e) => `failed: ${e.message}`)) ?? Promise.resolve('no worker')),
       workerErrors: world.workerErrors,
       workerVersions: world.versions ?? null,
       pageEvents: await part('the page\'s events', world.page.evaluate(() => window.events.slice(-60))),
@@ -318,6 +322,7 @@ export async function runSoak(options = {}) {
       current.note = i;
       current.attempt = null;
       if (relaunchAt.has(i)) {
+        figures.emulationRepeats += world.emulationRepeats;
         await inRun('closing the browser to relaunch it', world.close({ keepProfile: true, keepServer: true }));
         world = await inRun('relaunching the browser', openWorld(first));
         figures.relaunches += 1;
@@ -437,6 +442,7 @@ export async function runSoak(options = {}) {
     const rows = await inRun('counting the outbox\'s rows', outboxRows(world.page));
     if (Object.values(rows).some((n) => n !== 0)) problems.push(`the outbox database is not empty: ${JSON.stringify(rows)}`);
     figures.wallSeconds = Math.round((Date.now() - started) / 100) / 10;
+    figures.emulationRepeats += world.emulationRepeats;
     if (problems.length) throw new Error(`soak (seed ${seed}) failed: ${problems.join('; ')}; ${JSON.stringify(figures)}`);
     return figures;
   } catch (error) {
@@ -485,5 +491,6 @@ export function soakLine(f) {
     + `(503: ${f.faults[503]}, 429: ${f.faults[429]}, dropped: ${f.faults.dropped}, answer lost: ${f.faults.answerLost}), `
     + `${f.duplicates} duplicates de-duplicated by the server, ${f.pageRetries} page retries (${f.aimedRetries} after `
     + `${f.aimedKills} worker kills aimed at the page's own request), ${f.offlineWindows} offline windows, `
-    + `${f.kills} worker kills, ${f.relaunches} relaunches, ${f.wallSeconds} s (seed ${f.seed})`;
+    + `${f.kills} worker kills, ${f.relaunches} relaunches, `
+    + `${f.emulationRepeats ? `offline emulation set again ${f.emulationRepeats} times, ` : ''}${f.wallSeconds} s (seed ${f.seed})`;
 }

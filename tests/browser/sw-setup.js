@@ -47,6 +47,8 @@ export async function startWorld(options = {}) {
     /** The registration id that CDP's ServiceWorker domain uses for our worker. */
     registrationId: null,
     cdp: null,
+    /** How often setOffline found the worker's navigator.onLine unchanged and set the emulation again. */
+    emulationRepeats: 0,
   };
 
   world.open = async (path = options.page ?? '/t/harness.html') => {
@@ -75,14 +77,43 @@ export async function startWorld(options = {}) {
   world.deliverPush = (data) => world.cdp.send('ServiceWorker.deliverPushMessage',
     { origin: demo.url, registrationId: world.registrationId, data });
   world.stopAllWorkers = () => world.cdp.send('ServiceWorker.stopAllWorkers');
+  /** Starts the worker (CDP startWorker runs no event handler) and resolves once a version runs. */
+  world.startWorker = async (ms = 10000) => {
+    const running = () => (world.versions ?? []).some((v) => v.runningStatus === 'running');
+    await world.cdp.send('ServiceWorker.startWorker', { scopeURL: world.scope });
+    await until(running, 'the worker to run', ms, 20);
+  };
+  /** What the running worker's navigator.onLine says (null when it cannot be asked within `ms`). */
+  world.workerOnline = async (ms = 5000) => {
+    const worker = context.serviceWorkers().at(-1);
+    if (!worker) return null;
+    return Promise.race([worker.evaluate(() => navigator.onLine).catch(() => null), sleep(ms).then(() => null)]);
+  };
   /**
-   * Offline emulation on or off for the page and the worker. Going online while the worker is stopped can
-   * leave its next life offline (BROWSER-TESTING.md): the worker is started first (CDP startWorker runs
-   * no event handler), then the emulation lifted.
+   * Offline emulation on or off for the page and the worker. Playwright sends the emulation to the
+   * worker's DevTools target, and Chromium holds that command while the worker is stopped: going offline
+   * then never settles until something starts the worker, and going online can leave its next life
+   * offline (BROWSER-TESTING.md). So the worker is started first, the emulation set, and the worker's
+   * navigator.onLine checked; a life that missed the change gets it again (up to 3 times).
    */
   world.setOffline = async (offline) => {
-    if (!offline && world.cdp && world.scope) await world.cdp.send('ServiceWorker.startWorker', { scopeURL: world.scope });
-    await context.setOffline(offline);
+    if (!world.cdp || !world.scope) {
+      await context.setOffline(offline);
+      return;
+    }
+    for (let round = 0; ; round += 1) {
+      await world.startWorker();
+      const setting = context.setOffline(offline);
+      // Held while the worker stopped again meanwhile: start it, and the held command goes through.
+      while (await Promise.race([setting.then(() => false), sleep(5000).then(() => true)])) await world.startWorker();
+      await world.startWorker();
+      const online = await world.workerOnline();
+      if (online === !offline) return;
+      if (round === 2) throw new Error(`the worker's navigator.onLine is ${online} after setOffline(${offline}), 3 times`);
+      // Playwright sends nothing for a state it believes is set: flip it and back.
+      world.emulationRepeats += 1;
+      await context.setOffline(!offline);
+    }
   };
 
   world.api = async (method, path, body) => {
