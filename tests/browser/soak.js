@@ -277,6 +277,7 @@ export async function runSoak(options = {}) {
         () => [...window.postsInFlight].map(([k, at]) => ({ post: k, forMs: Date.now() - at })))),
       pageEvents: await part('the page\'s events', world.page.evaluate(() => window.events.slice(-30))),
       workerVersions: world.versions ?? null,
+      workerOnline: await part('the worker\'s navigator.onLine', world.workerOnline()),
       stats: await part('the worker\'s stats', world.stats()),
       serverLog,
       network: recent,
