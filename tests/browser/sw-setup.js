@@ -104,6 +104,7 @@ export async function startWorld(options = {}) {
     for (let round = 0; ; round += 1) {
       await world.startWorker();
       const setting = context.setOffline(offline);
+      setting.catch(() => {}); // awaited below; this keeps a late rejection after a throw from going unhandled
       // Held while the worker stopped again meanwhile: start it, and the held command goes through.
       while (await Promise.race([setting.then(() => false), sleep(5000).then(() => true)])) await world.startWorker();
       await world.startWorker();
