@@ -1,8 +1,10 @@
 // npm run soak [-- --notes N --kills K --aimed-kills A --relaunches R --groups G --seed S --note-ms MS
-// --run-ms MS]: the full browser soak (tests/browser/soak.js): by default 1,000 notes, 20 worker kills at
-// random moments, 25 aimed at a page's own request, 3 browser relaunches. Prints its seed first, then one
-// line of figures; exits non-zero when a note is lost, doubled or out of order, or when a step does not
-// settle within its deadline (a note: 90 s; the run: 2 min + 2 s a note + the drain's 5 min).
+// --run-ms MS --min-page-retries P]: the full browser soak (tests/browser/soak.js): by default 1,000 notes,
+// 20 worker kills at random moments, 25 aimed at a page's own request, 3 browser relaunches. Prints its seed
+// first, then one line of figures; exits non-zero when a note is lost, doubled or out of order, when a step
+// does not settle within its deadline (a note: 90 s; the run: 2 min + 2 s a note + the drain's 5 min), or
+// when the page posted again after an aimed kill fewer than P times (default: 20, or the aimed kills if
+// fewer), so that the page-retry path is known to have run.
 import { parseArgs } from 'node:util';
 
 import { drawSeed, runSoak, soakLine } from '../tests/browser/soak.js';
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     relaunches: { type: 'string', default: '3' },
     groups: { type: 'string', default: '4' },
     seed: { type: 'string' },
+    'min-page-retries': { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -28,8 +31,14 @@ const options = {
   log: values.quiet ? () => {} : (line) => console.error(`soak: ${line}`),
 };
 console.error(`soak: seed ${seed} (--seed ${seed} repeats this run)`);
+const minPageRetries = Number(values['min-page-retries'] ?? Math.min(20, options.aimedKills));
 try {
-  console.log(soakLine(await runSoak(options)));
+  const figures = await runSoak(options);
+  console.log(soakLine(figures));
+  if (figures.aimedRetries < minPageRetries) {
+    throw new Error(`soak (seed ${seed}): the page posted again after an aimed kill ${figures.aimedRetries} times, `
+      + `fewer than ${minPageRetries}: the page-retry path was not exercised enough`);
+  }
 } catch (error) {
   console.error(error.stack ?? error);
   process.exitCode = 1;
