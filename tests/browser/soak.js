@@ -67,51 +67,35 @@ function runningAgain(world) {
   });
 }
 
-/** Every row of every object store of the outbox database, counted per store. */
-async function outboxRows(page) {
+/**
+ * The outbox database as the page sees it: per store the number of rows (`counts`, the `meta` store left
+ * out: it keeps the queue's settings and wrapped-key ids, not requests), the entry rows' scheduling fields
+ * (times relative to `now`) and the meta rows other than key ids.
+ */
+async function outboxState(page) {
   return page.evaluate(async () => {
     const db = await new Promise((resolve, reject) => {
       const req = indexedDB.open('sealpost-outbox');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const read = (name, what) => new Promise((resolve, reject) => {
+      const req = db.transaction(name).objectStore(name)[what]();
       req.onsuccess = () => resolve(req.result);
       req.onerror = () => reject(req.error);
     });
     const counts = {};
-    for (const name of db.objectStoreNames) {
-      if (name === 'meta') continue; // the queue's settings and wrapped-key ids, not requests
-      counts[name] = await new Promise((resolve, reject) => {
-        const req = db.transaction(name).objectStore(name).count();
-        req.onsuccess = () => resolve(req.result);
-        req.onerror = () => reject(req.error);
-      });
-    }
-    db.close();
-    return counts;
-  });
-}
-
-/** The outbox's entry rows (scheduling fields only; times relative to now) and its meta rows. */
-async function outboxEntries(page) {
-  return page.evaluate(async () => {
-    const db = await new Promise((resolve, reject) => {
-      const req = indexedDB.open('sealpost-outbox');
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-    const all = (name) => new Promise((resolve, reject) => {
-      const store = db.transaction(name).objectStore(name);
-      const keys = store.getAllKeys();
-      const values = store.getAll();
-      values.onsuccess = () => resolve(values.result.map((v, i) => [keys.result[i], v]));
-      values.onerror = () => reject(values.error);
-    });
+    for (const name of db.objectStoreNames) if (name !== 'meta') counts[name] = await read(name, 'count');
     const now = Date.now();
-    const entries = (await all('entries')).map(([, r]) => ({
+    const entries = (await read('entries', 'getAll')).map((r) => ({
       seq: r.seq, state: r.state, attempts: r.attempts, lastError: r.lastError, group: String(r.group).slice(0, 8),
       dueInMs: r.nextAttemptAt - now, leaseInMs: r.leaseUntil ? r.leaseUntil - now : 0,
     }));
-    const meta = (await all('meta')).filter(([k]) => !String(k).startsWith('keys:'));
+    const metaKeys = await read('meta', 'getAllKeys');
+    const metaValues = await read('meta', 'getAll');
+    const meta = metaKeys.map((k, i) => [k, metaValues[i]]).filter(([k]) => !String(k).startsWith('keys:'));
     db.close();
-    return { now, entries, meta };
+    return { now, counts, entries, meta };
   });
 }
 
@@ -259,15 +243,17 @@ export async function runSoak(options = {}) {
     return world;
   }
 
+  /** One part of a dump, bounded: its value, or what kept it from coming within 5 s. */
+  async function part(what, promise) {
+    try {
+      return await within(what, promise, 5000);
+    } catch (e) {
+      return `(${e.message})`;
+    }
+  }
+
   /** What the page, the worker and the server saw, each part bounded: for a step that did not settle. */
   async function dump(error) {
-    const part = async (what, promise) => {
-      try {
-        return await within(what, promise, 5000);
-      } catch (e) {
-        return `(${e.message})`;
-      }
-    };
     const key = current.key;
     const serverLog = await part('the server log', world.api('GET', '/api/log').then(({ log: entries }) => ({
       forKey: entries.filter((e) => e.key === key), last: entries.slice(-10) })));
@@ -287,16 +273,9 @@ export async function runSoak(options = {}) {
 
   /** For an outbox that does not drain: its rows, the origin's Web Locks, the worker's errors and versions. */
   async function drainDump(stats) {
-    const part = async (what, promise) => {
-      try {
-        return await within(what, promise, 5000);
-      } catch (e) {
-        return `(${e.message})`;
-      }
-    };
     const report = {
       seed, stats, figures, runSeconds: (Date.now() - started) / 1000,
-      rows: await part('the outbox\'s rows', outboxEntries(world.page)),
+      outbox: await part('the outbox\'s rows', outboxState(world.page)),
       locks: await part('the origin\'s locks', world.page.evaluate(() => navigator.locks.query())),
       workerOnline: await part('the worker\'s navigator.onLine', world.workerOnline()),
       workerFetch: await part('a fetch from the worker', world.context.serviceWorkers().at(-1)?.evaluate(
@@ -440,7 +419,7 @@ export async function runSoak(options = {}) {
         problems.push(`group g${g} out of order or incomplete at position ${at}: ${order.slice(Math.max(0, at - 3), at + 4).join(',')}`);
       }
     }
-    const rows = await inRun('counting the outbox\'s rows', outboxRows(world.page));
+    const { counts: rows } = await inRun('counting the outbox\'s rows', outboxState(world.page));
     if (Object.values(rows).some((n) => n !== 0)) problems.push(`the outbox database is not empty: ${JSON.stringify(rows)}`);
     figures.wallSeconds = Math.round((Date.now() - started) / 100) / 10;
     figures.emulationRepeats += world.emulationRepeats;
